@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"math/big"
 	"strings"
 	"sync"
 	"time"
@@ -127,18 +126,26 @@ type AuthError struct {
 
 func (e *AuthError) Error() string { return e.Code + ": " + e.Message }
 
-// NewID returns n random characters from alphabet, for ids that must not collide.
+// NewID returns n random characters from alphabet, for ids that must not collide. It reads random
+// bytes in bulk and rejects those past the largest multiple of len(alphabet), so ids are uniform.
 func NewID(alphabet string, n int) string {
-	b := make([]byte, n)
-	max := big.NewInt(int64(len(alphabet)))
-	for i := range b {
-		v, err := rand.Int(rand.Reader, max)
-		if err != nil {
+	out := make([]byte, 0, n)
+	limit := byte(256 - 256%len(alphabet))
+	buf := make([]byte, n+n/2+8)
+	for len(out) < n {
+		if _, err := rand.Read(buf); err != nil {
 			panic(err) // crypto/rand never fails on Linux; a broken entropy source is fatal
 		}
-		b[i] = alphabet[v.Int64()]
+		for _, b := range buf {
+			if len(out) == n {
+				break
+			}
+			if b < limit {
+				out = append(out, alphabet[int(b)%len(alphabet)])
+			}
+		}
 	}
-	return string(b)
+	return string(out)
 }
 
 const (
