@@ -1,0 +1,5 @@
+//go:build race
+
+package actiontrail
+
+const raceEnabled = true
