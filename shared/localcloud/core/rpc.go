@@ -247,23 +247,29 @@ func (s *RPCServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	result, err := spec.Handler(call)
 	status, throttled := 200, false
+	var apiErr *Error
 	if err != nil {
 		e, ok := err.(*Error)
 		if !ok {
 			e = Errorf(500, "InternalError", "%v", err)
 		}
+		apiErr = e
 		status = e.Status
 		throttled = IsThrottlingCode(e.Code)
 		if call.Record != nil {
 			call.Record.ErrorCode, call.Record.ErrorMessage = e.Code, e.Message
 		}
-		writeRPCError(rw, requestID, e)
-	} else {
-		writeRPCResult(rw, requestID, result)
 	}
+	// Count and record before answering: a client that reads stats or history right after its
+	// call returns must see that call.
 	s.World.Stats.Add(svc.Product, action, caller.AccountID, spec.Write, status, throttled)
 	if call.Record != nil {
 		s.World.Recorder.Record(call.Record)
+	}
+	if apiErr != nil {
+		writeRPCError(rw, requestID, apiErr)
+	} else {
+		writeRPCResult(rw, requestID, result)
 	}
 }
 
