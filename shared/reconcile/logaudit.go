@@ -373,3 +373,29 @@ func holds(got logaudit.Config, change LogAuditChange) bool {
 	}
 	return true
 }
+
+// ClearLogAudit empties the multi-account configuration the way the console's rules ask before a
+// mode switch or a change of delegated administrator: resource directory mode, custom, no members.
+// Product switches are kept.
+func (r *Reconciler) ClearLogAudit(ctx context.Context) error {
+	unlock, err := r.locker().Lock(ctx, "logaudit/"+r.Policy.Central.AccountID)
+	if err != nil {
+		return fmt.Errorf("log audit lock: %w", err)
+	}
+	defer unlock()
+	cur, ok, err := r.LogAudit.Observe(ctx)
+	if err != nil {
+		return fmt.Errorf("read log audit configuration: %w", err)
+	}
+	next := logaudit.Config{Region: r.Policy.LogAudit.Region, AliUID: r.Policy.Central.AccountID,
+		Mode: logaudit.ModeResourceDirectory, RDType: policy.MembersCustom, Switches: map[string]string{}}
+	if ok {
+		for k, v := range cur.Switches {
+			next.Switches[k] = v
+		}
+		if sameConfig(cur, next) {
+			return nil
+		}
+	}
+	return r.LogAudit.Write(ctx, next)
+}
