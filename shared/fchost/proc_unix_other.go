@@ -1,0 +1,7 @@
+//go:build unix && !linux
+
+package fchost
+
+import "syscall"
+
+func setParentDeathSignal(*syscall.SysProcAttr) {}
