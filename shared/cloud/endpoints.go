@@ -127,7 +127,10 @@ type LocalcloudEndpoints struct {
 	LogAudit string `json:"logaudit"` // 127.0.0.1:P/open-api
 	SLS      string `json:"sls"`      // 127.0.0.1:P2, dialled for every project host
 	OSS      string `json:"oss"`      // http://127.0.0.1:P3
-	Control  string `json:"control"`  // http://127.0.0.1:P4: faults, stats, clock
+	// OSSTLS is the same OSS over TLS (a self-signed certificate). Sessions prefer it: a bucket
+	// policy denying insecure transport (CIS 5.4) refuses plain-HTTP calls, as in the cloud.
+	OSSTLS  string `json:"ossTls,omitempty"`
+	Control string `json:"control"` // http://127.0.0.1:P4: faults, stats, clock
 }
 
 // ParseLocalcloudInfo decodes and checks localcloud's startup line.
@@ -177,6 +180,14 @@ func (i LocalcloudInfo) ToEndpoints() (Endpoints, error) {
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return Endpoints{}, fmt.Errorf("localcloud info: endpoints.oss %q must be a URL such as http://127.0.0.1:9000", i.Endpoints.OSS)
 	}
+	ossURL := i.Endpoints.OSS
+	if i.Endpoints.OSSTLS != "" {
+		t, err := url.Parse(i.Endpoints.OSSTLS)
+		if err != nil || t.Scheme != "https" || t.Host == "" {
+			return Endpoints{}, fmt.Errorf("localcloud info: endpoints.ossTls %q must be a URL such as https://127.0.0.1:9443", i.Endpoints.OSSTLS)
+		}
+		ossURL = i.Endpoints.OSSTLS
+	}
 	return Endpoints{
 		Region:          i.Region,
 		ResourceManager: rpc,
@@ -187,7 +198,7 @@ func (i LocalcloudInfo) ToEndpoints() (Endpoints, error) {
 		Scheme:          "http",
 		SLS:             i.Region + ".log.aliyuncs.com",
 		SLSDial:         sls,
-		OSS:             strings.TrimSuffix(i.Endpoints.OSS, "/"),
+		OSS:             strings.TrimSuffix(ossURL, "/"),
 		Local:           true,
 	}, nil
 }

@@ -2,9 +2,12 @@ package cloud
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -210,7 +213,7 @@ func NewSession(creds Credentials, ep Endpoints, opts ...Option) (*Session, erro
 		rpcRT:     opaqueTransport{tr},
 		// The OSS SDK's own read/write timeouts only apply to transports it builds; this bounds a
 		// whole request instead, generously, as archive objects can be large.
-		ossHTTP:     &http.Client{Transport: tr, CheckRedirect: noRedirect, Timeout: 10 * cfg.readTimeout},
+		ossHTTP:     &http.Client{Transport: ossTransport(tr, ep), CheckRedirect: noRedirect, Timeout: 10 * cfg.readTimeout},
 		rootAccount: cfg.accountID,
 		members:     map[string]*Session{},
 	}
@@ -405,4 +408,19 @@ func (s *Session) OSS() (*oss.Client, error) {
 		return nil, fmt.Errorf("oss client for %s: %w", s.ep.OSS, err)
 	}
 	return c, nil
+}
+
+// ossTransport is the shared pool, except against localcloud's TLS listener, whose certificate is
+// self-signed and made anew at each start: there (loopback only) the certificate is not verified.
+func ossTransport(tr *http.Transport, ep Endpoints) http.RoundTripper {
+	u, err := url.Parse(ep.OSS)
+	if !ep.Local || err != nil || u.Scheme != "https" {
+		return tr
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+		return tr
+	}
+	local := tr.Clone()
+	local.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // loopback emulator with a throwaway certificate
+	return local
 }

@@ -194,8 +194,11 @@ func (r *Reconciler) planBucket(pl *Plan, findings *[]Finding, st archive.Bucket
 	for _, f := range spec.Drift(st) {
 		f := f
 		id := "oss/" + f.Field
-		pl.Add(Action{ID: id, Kind: "Fix" + f.Field, Control: ControlArchive, Resource: res, DependsOn: deps,
-			Drift: fmt.Sprintf("%s is %q, policy wants %q (CIS %s)", f.Field, f.Got, f.Want, f.CIS),
+		drift := fmt.Sprintf("%s is %q, policy wants %q", f.Field, f.Got, f.Want)
+		if f.CIS != "" {
+			drift += " (CIS " + f.CIS + ")"
+		}
+		pl.Add(Action{ID: id, Kind: "Fix" + f.Field, Control: ControlArchive, Resource: res, DependsOn: deps, Drift: drift,
 			apply: func(ctx context.Context) error { return r.Archive.Fix(ctx, spec, f) }})
 	}
 	return deps

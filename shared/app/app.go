@@ -1,0 +1,288 @@
+// Package app is auditwarden's application layer: what the four functions do, independent of how
+// they are triggered. Each function's handler decodes its trigger (package fcevent) and calls one
+// method here; every method builds the invocation's session, loads the policy and state, and runs
+// the reconciler.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/auditwarden/auditwarden/shared/cloud"
+	"github.com/auditwarden/auditwarden/shared/policy"
+	"github.com/auditwarden/auditwarden/shared/reconcile"
+	"github.com/auditwarden/auditwarden/shared/state"
+)
+
+// Environment variables the functions read (s.yaml sets them).
+const (
+	EnvStateBucket = "AUDITWARDEN_STATE_BUCKET" // the OSS bucket holding state (never the WORM archive)
+	EnvStatePrefix = "AUDITWARDEN_STATE_PREFIX" // key prefix in that bucket (default "auditwarden")
+	EnvPolicy      = "AUDITWARDEN_POLICY"       // the deployed policy, inline YAML
+	EnvPolicyFile  = "AUDITWARDEN_POLICY_FILE"  // or a file shipped with the code
+)
+
+// Streams in the state bucket.
+const (
+	streamPolicy  = "policy"
+	streamReports = "reports" // full runs: what the status page shows
+	streamRuns    = "runs"    // every timer or setup run: where incremental mode starts from
+	lockLogAudit  = "logaudit"
+)
+
+// Config is what a function needs besides its credentials.
+type Config struct {
+	StateBucket string
+	StatePrefix string
+	// DeployedPolicy is the policy shipped with the deployment; POST /v1/setup can store a newer one.
+	DeployedPolicy []byte
+}
+
+// ConfigFromEnv reads the functions' environment.
+func ConfigFromEnv() (Config, error) {
+	cfg := Config{StateBucket: os.Getenv(EnvStateBucket), StatePrefix: os.Getenv(EnvStatePrefix)}
+	if cfg.StatePrefix == "" {
+		cfg.StatePrefix = "auditwarden"
+	}
+	if cfg.StateBucket == "" {
+		return cfg, fmt.Errorf("%s: required (the OSS bucket for auditwarden's state)", EnvStateBucket)
+	}
+	switch {
+	case os.Getenv(EnvPolicy) != "":
+		cfg.DeployedPolicy = []byte(os.Getenv(EnvPolicy))
+	case os.Getenv(EnvPolicyFile) != "":
+		b, err := os.ReadFile(os.Getenv(EnvPolicyFile))
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			// No policy shipped (a local host builds bare binaries): POST /v1/setup stores one.
+		case err != nil:
+			return cfg, fmt.Errorf("%s: %w", EnvPolicyFile, err)
+		default:
+			cfg.DeployedPolicy = b
+		}
+	}
+	return cfg, nil
+}
+
+// Sessions makes the session of one invocation (FC rotates the function role's keys).
+type Sessions func(ctx context.Context) (*cloud.Session, error)
+
+// App is shared by every invocation of a function process.
+type App struct {
+	cfg      Config
+	log      zerolog.Logger
+	sessions Sessions
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// New makes the application.
+func New(cfg Config, log zerolog.Logger, sessions Sessions) *App {
+	return &App{cfg: cfg, log: log, sessions: sessions, Now: time.Now}
+}
+
+// ErrNoPolicy means neither a stored nor a deployed policy exists: call setup first.
+var ErrNoPolicy = errors.New("no policy: POST /v1/setup with a policy, or deploy one in " + EnvPolicy)
+
+// invocation is everything one call works with.
+type invocation struct {
+	sess   *cloud.Session
+	store  *state.Store
+	policy *policy.Policy
+	rec    *reconcile.Reconciler
+}
+
+func (a *App) open(ctx context.Context, override *policy.Policy) (*invocation, error) {
+	sess, err := a.sessions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	ossClient, err := sess.OSS()
+	if err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	store := state.New(ossClient, a.cfg.StateBucket, a.cfg.StatePrefix)
+	inv := &invocation{sess: sess, store: store, policy: override}
+	if inv.policy == nil {
+		if inv.policy, err = a.currentPolicy(ctx, store); err != nil {
+			return nil, err
+		}
+	}
+	inv.rec = reconcile.ForSession(sess, inv.policy, store, a.log)
+	return inv, nil
+}
+
+// storedPolicy is a policy document as kept in the state bucket.
+type storedPolicy struct {
+	YAML     string    `json:"yaml"`
+	StoredAt time.Time `json:"storedAt"`
+}
+
+func (a *App) currentPolicy(ctx context.Context, store *state.Store) (*policy.Policy, error) {
+	var sp storedPolicy
+	_, ok, err := store.Latest(ctx, streamPolicy, &sp)
+	if err != nil {
+		return nil, fmt.Errorf("read stored policy: %w", err)
+	}
+	doc := []byte(sp.YAML)
+	if !ok {
+		if len(a.cfg.DeployedPolicy) == 0 {
+			return nil, ErrNoPolicy
+		}
+		doc = a.cfg.DeployedPolicy
+	}
+	p, err := policy.Parse(doc)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return p, nil
+}
+
+// Setup validates and stores a policy (or uses the deployed one when doc is empty), then applies it.
+func (a *App) Setup(ctx context.Context, doc []byte) (*reconcile.Report, error) {
+	var p *policy.Policy
+	if len(strings.TrimSpace(string(doc))) > 0 {
+		var err error
+		if p, err = policy.Parse(doc); err != nil {
+			return nil, err
+		}
+	}
+	inv, err := a.open(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := inv.store.EnsureBucket(ctx); err != nil {
+		return nil, fmt.Errorf("state bucket: %w", err)
+	}
+	if p != nil {
+		if _, err := inv.store.Append(ctx, streamPolicy, storedPolicy{YAML: string(doc), StoredAt: a.Now().UTC()}); err != nil {
+			return nil, fmt.Errorf("store policy: %w", err)
+		}
+	}
+	return a.run(ctx, inv, reconcile.Scope{}, false)
+}
+
+// Plan is a dry run of the whole directory: exactly what apply would do.
+func (a *App) Plan(ctx context.Context) (*reconcile.Report, error) {
+	inv, err := a.open(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return inv.rec.Run(ctx, reconcile.Scope{}, true)
+}
+
+// Reconcile is the timer path: a full run, or an incremental one from the last stored report.
+func (a *App) Reconcile(ctx context.Context, mode string) (*reconcile.Report, error) {
+	inv, err := a.open(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	scope := reconcile.Scope{}
+	if mode == reconcile.ModeIncremental {
+		var last runMarker
+		_, ok, err := inv.store.Latest(ctx, streamRuns, &last)
+		if err != nil {
+			return nil, fmt.Errorf("read last run: %w", err)
+		}
+		if ok {
+			changed, err := inv.rec.ChangedSince(ctx, last.StartedAt, last.Collected)
+			if err != nil {
+				a.log.Warn().Err(err).Msg("incremental read failed: falling back to a full run")
+			} else {
+				scope = changed
+			}
+		}
+	}
+	return a.run(ctx, inv, scope, false)
+}
+
+// Member is the event path: reconcile one account, re-read from the API.
+func (a *App) Member(ctx context.Context, accountID string) (*reconcile.Report, error) {
+	inv, err := a.open(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return inv.rec.Run(ctx, reconcile.Scope{Member: accountID}, false)
+}
+
+// FirstDelivery reports whether an event id is seen for the first time (EventBridge may deliver twice).
+func (a *App) FirstDelivery(ctx context.Context, eventID string) (bool, error) {
+	inv, err := a.open(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	return inv.store.FirstTime(ctx, "event/"+eventID)
+}
+
+// Status is the latest stored report (the timer and setup write one per full run).
+func (a *App) Status(ctx context.Context) (*reconcile.Report, bool, error) {
+	sess, err := a.sessions(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	ossClient, err := sess.OSS()
+	if err != nil {
+		return nil, false, err
+	}
+	var rep reconcile.Report
+	_, ok, err := state.New(ossClient, a.cfg.StateBucket, a.cfg.StatePrefix).Latest(ctx, streamReports, &rep)
+	if err != nil || !ok {
+		return nil, ok, err
+	}
+	return &rep, true, nil
+}
+
+// run applies and stores the report of whole-directory and incremental runs.
+func (a *App) run(ctx context.Context, inv *invocation, scope reconcile.Scope, dryRun bool) (*reconcile.Report, error) {
+	rep, err := inv.rec.Run(ctx, scope, dryRun)
+	if err != nil {
+		return nil, err
+	}
+	if dryRun || scope.Member != "" {
+		return rep, nil
+	}
+	if scope.Whole() {
+		if _, err := inv.store.Append(ctx, streamReports, rep); err != nil {
+			return rep, fmt.Errorf("store report: %w", err)
+		}
+	}
+	marker := runMarker{Mode: rep.Mode, StartedAt: rep.StartedAt, Converged: rep.Converged()}
+	if scope.Whole() {
+		for _, m := range rep.Members {
+			if st := m.Controls[reconcile.ControlLogAudit].Status; st == reconcile.StatusOK || st == reconcile.StatusFixed {
+				marker.Collected = append(marker.Collected, m.AccountID)
+			}
+		}
+	} else if last, ok := a.lastCollected(ctx, inv); ok {
+		marker.Collected = last
+	}
+	if _, err := inv.store.Append(ctx, streamRuns, marker); err != nil {
+		return rep, fmt.Errorf("store run marker: %w", err)
+	}
+	return rep, nil
+}
+
+// runMarker records when a run started, so the next incremental run reads only what changed since.
+type runMarker struct {
+	Mode      string    `json:"mode"`
+	StartedAt time.Time `json:"startedAt"`
+	Converged bool      `json:"converged"`
+	// Collected are the members Log Audit collected after the last full run: an incremental run
+	// re-checks any of them missing from the list.
+	Collected []string `json:"collected,omitempty"`
+}
+
+func (a *App) lastCollected(ctx context.Context, inv *invocation) ([]string, bool) {
+	var last runMarker
+	_, ok, err := inv.store.Latest(ctx, streamRuns, &last)
+	if err != nil || !ok {
+		return nil, false
+	}
+	return last.Collected, true
+}

@@ -1,0 +1,45 @@
+package app
+
+import (
+	"context"
+
+	"github.com/auditwarden/auditwarden/shared/backfill"
+)
+
+// StartBackfill queues backfill jobs (every active member and the central account when accounts is empty).
+func (a *App) StartBackfill(ctx context.Context, accounts []string) (any, error) {
+	inv, err := a.open(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return a.startBackfill(ctx, inv, accounts)
+}
+
+func (a *App) runner(ctx context.Context, inv *invocation) (*backfill.Runner, error) {
+	invoker, err := backfill.NewFCInvoker(ctx, inv.sess)
+	if err != nil {
+		return nil, err
+	}
+	return backfill.New(inv.sess, inv.store, inv.policy, invoker, a.log), nil
+}
+
+func (a *App) startBackfill(ctx context.Context, inv *invocation, accounts []string) ([]backfill.Progress, error) {
+	r, err := a.runner(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
+	return r.Start(ctx, accounts)
+}
+
+// BackfillStatus is every job's progress.
+func (a *App) BackfillStatus(ctx context.Context) (any, error) {
+	inv, err := a.open(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.runner(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
+	return r.Status(ctx)
+}

@@ -1,0 +1,95 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/auditwarden/auditwarden/shared/cloud"
+	"github.com/auditwarden/auditwarden/shared/httpapi"
+	"github.com/auditwarden/auditwarden/shared/logaudit"
+	"github.com/auditwarden/auditwarden/shared/policy"
+	"github.com/auditwarden/auditwarden/shared/reconcile"
+)
+
+// Offboard re-reads a member and drops it from collection when it left the directory or the policy
+// excludes it. A member still in the directory and selected stays: the policy decides, not the call.
+func (a *App) Offboard(ctx context.Context, accountID string) (*reconcile.Report, error) {
+	inv, err := a.open(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := inv.rec.Run(ctx, reconcile.Scope{Member: accountID}, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range rep.Members {
+		if m.AccountID == accountID && m.Controls[reconcile.ControlLogAudit].Status != reconcile.StatusExcluded &&
+			inv.policy.LogAudit.Mode == policy.ModeResourceDirectory && inv.policy.LogAudit.ResourceDirectory.Members == policy.MembersCustom {
+			return rep, fmt.Errorf("%w: member %s is still in the resource directory and selected by the policy: exclude it in "+
+				"logAudit.resourceDirectory.exclude (POST /v1/setup) to stop collecting it", httpapi.ErrConflict, accountID)
+		}
+		if m.AccountID == accountID && inv.policy.LogAudit.ResourceDirectory.Members == policy.MembersAll {
+			return rep, fmt.Errorf("%w: Log Audit collects all members (logAudit.resourceDirectory.members: all); switch to custom "+
+				"with an exclude to stop collecting %s", httpapi.ErrConflict, accountID)
+		}
+	}
+	return rep, nil
+}
+
+func (a *App) requireCustomAuthentication(p *policy.Policy) error {
+	if p.LogAudit.Mode != policy.ModeCustomAuthentication {
+		return fmt.Errorf("%w: logAudit.mode is %s: custom authentication applies only with logAudit.mode customAuthentication",
+			httpapi.ErrConflict, p.LogAudit.Mode)
+	}
+	return nil
+}
+
+// AuthorizeWithAccessKey creates the roles Log Audit needs in a member with the member's AccessKey
+// pair, used for this call only (never logged, stored or returned), then adds the member.
+func (a *App) AuthorizeWithAccessKey(ctx context.Context, accountID, accessKeyID, accessKeySecret string) error {
+	inv, err := a.open(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := a.requireCustomAuthentication(inv.policy); err != nil {
+		return err
+	}
+	client := logaudit.New(inv.sess, inv.policy.LogAudit.Region)
+	if err := client.AuthorizeWithAccessKey(ctx, accountID, accessKeyID, accessKeySecret); err != nil {
+		return refused(err)
+	}
+	return refused(inv.rec.ApplyLogAudit(ctx, reconcile.LogAuditChange{Mode: logaudit.ModeCustomAuthentication, Add: []string{accountID}}))
+}
+
+// AuthorizeManually adds members whose owners created the roles by hand.
+func (a *App) AuthorizeManually(ctx context.Context, accountIDs []string) error {
+	inv, err := a.open(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := a.requireCustomAuthentication(inv.policy); err != nil {
+		return err
+	}
+	return refused(inv.rec.ApplyLogAudit(ctx, reconcile.LogAuditChange{Mode: logaudit.ModeCustomAuthentication, Add: accountIDs}))
+}
+
+// ClearLogAudit empties the multi-account configuration (needed before switching modes).
+func (a *App) ClearLogAudit(ctx context.Context) error {
+	inv, err := a.open(ctx, nil)
+	if err != nil {
+		return err
+	}
+	return refused(inv.rec.ClearLogAudit(ctx))
+}
+
+// refused turns the cloud's permanent refusals (a member without the roles, a wrong AccessKey) into
+// conflicts the caller can act on; throttling and outages stay internal errors.
+func refused(err error) error {
+	if err == nil {
+		return nil
+	}
+	if st := cloud.Status(err); st >= 400 && st < 500 && cloud.Classify(err) != cloud.Throttled {
+		return fmt.Errorf("%w: %v", httpapi.ErrConflict, err)
+	}
+	return err
+}
