@@ -37,9 +37,6 @@ func (a *App) BackfillStatus(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.runner(ctx, inv)
-	if err != nil {
-		return nil, err
-	}
-	return r.Status(ctx)
+	// Reading progress invokes nothing: no invoker needed.
+	return backfill.New(inv.sess, inv.store, inv.policy, nil, a.log).Status(ctx)
 }

@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/auditwarden/auditwarden/shared/cloud"
+	"github.com/auditwarden/auditwarden/shared/fcevent"
 	"github.com/auditwarden/auditwarden/shared/httpapi"
 	"github.com/auditwarden/auditwarden/shared/logaudit"
 	"github.com/auditwarden/auditwarden/shared/policy"
@@ -56,7 +58,7 @@ func (a *App) AuthorizeWithAccessKey(ctx context.Context, accountID, accessKeyID
 	}
 	client := logaudit.New(inv.sess, inv.policy.LogAudit.Region)
 	if err := client.AuthorizeWithAccessKey(ctx, accountID, accessKeyID, accessKeySecret); err != nil {
-		return refused(err)
+		return keyRefused(err)
 	}
 	return refused(inv.rec.ApplyLogAudit(ctx, reconcile.LogAuditChange{Mode: logaudit.ModeCustomAuthentication, Add: []string{accountID}}))
 }
@@ -80,6 +82,23 @@ func (a *App) ClearLogAudit(ctx context.Context) error {
 		return err
 	}
 	return refused(inv.rec.ClearLogAudit(ctx))
+}
+
+// keyRefused names the field at fault when the member's AccessKey pair itself is the problem: bad
+// input, answered 400 (the error text never holds the secret).
+func keyRefused(err error) error {
+	field := func(name, rule string) error {
+		return &fcevent.FieldError{Field: name, Rule: rule, Message: err.Error()}
+	}
+	switch {
+	case errors.Is(err, logaudit.ErrAccessKeyRejected):
+		return field("accessKeySecret", "rejected")
+	case errors.Is(err, logaudit.ErrAccessKeyAccount):
+		return field("accessKeyId", "account-mismatch")
+	case errors.Is(err, logaudit.ErrNoRAMPermission):
+		return field("accessKeyId", "ram-write-permission")
+	}
+	return refused(err)
 }
 
 // refused turns the cloud's permanent refusals (a member without the roles, a wrong AccessKey) into
