@@ -30,7 +30,7 @@
 // # How the test finds the calls
 //
 // Scanner reads the product code (every non-test .go file under shared/ and functions/, except
-// shared/localcloud, shared/fchost and testdata) with go/parser alone, resolving import names
+// shared/localcloud, shared/fchost, shared/bench, shared/reliability and testdata) with go/parser alone, resolving import names
 // per file:
 //
 //   - alibaba-cloud-sdk-go RPC services (resourcemanager, actiontrail, sts, ram, sls): every

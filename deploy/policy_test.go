@@ -16,7 +16,7 @@ import (
 // never run in the cloud.
 var (
 	productDirs = []string{"shared", "functions"}
-	notProduct  = []string{"shared/localcloud", "shared/fchost"}
+	notProduct  = []string{"shared/localcloud", "shared/fchost", "shared/bench", "shared/reliability"}
 )
 
 // exemption names calls that never run with the function role's credentials, so the role must

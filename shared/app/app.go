@@ -6,9 +6,7 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -17,58 +15,21 @@ import (
 	"github.com/auditwarden/auditwarden/shared/cloud"
 	"github.com/auditwarden/auditwarden/shared/policy"
 	"github.com/auditwarden/auditwarden/shared/reconcile"
+	"github.com/auditwarden/auditwarden/shared/settings"
 	"github.com/auditwarden/auditwarden/shared/state"
 )
 
-// Environment variables the functions read (s.yaml sets them).
-const (
-	EnvStateBucket = "AUDITWARDEN_STATE_BUCKET" // the OSS bucket holding state (never the WORM archive)
-	EnvStatePrefix = "AUDITWARDEN_STATE_PREFIX" // key prefix in that bucket (default "auditwarden")
-	EnvPolicy      = "AUDITWARDEN_POLICY"       // the deployed policy, inline YAML
-	EnvPolicyFile  = "AUDITWARDEN_POLICY_FILE"  // or a file shipped with the code
-)
+// Config is what a function needs besides its credentials (see package settings).
+type Config = settings.Config
+
+// ConfigFromEnv reads the functions' environment.
+func ConfigFromEnv() (Config, error) { return settings.FromEnv() }
 
 // Streams in the state bucket.
 const (
-	streamPolicy  = "policy"
 	streamReports = "reports" // full runs: what the status page shows
 	streamRuns    = "runs"    // every timer or setup run: where incremental mode starts from
-	lockLogAudit  = "logaudit"
 )
-
-// Config is what a function needs besides its credentials.
-type Config struct {
-	StateBucket string
-	StatePrefix string
-	// DeployedPolicy is the policy shipped with the deployment; POST /v1/setup can store a newer one.
-	DeployedPolicy []byte
-}
-
-// ConfigFromEnv reads the functions' environment.
-func ConfigFromEnv() (Config, error) {
-	cfg := Config{StateBucket: os.Getenv(EnvStateBucket), StatePrefix: os.Getenv(EnvStatePrefix)}
-	if cfg.StatePrefix == "" {
-		cfg.StatePrefix = "auditwarden"
-	}
-	if cfg.StateBucket == "" {
-		return cfg, fmt.Errorf("%s: required (the OSS bucket for auditwarden's state)", EnvStateBucket)
-	}
-	switch {
-	case os.Getenv(EnvPolicy) != "":
-		cfg.DeployedPolicy = []byte(os.Getenv(EnvPolicy))
-	case os.Getenv(EnvPolicyFile) != "":
-		b, err := os.ReadFile(os.Getenv(EnvPolicyFile))
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			// No policy shipped (a local host builds bare binaries): POST /v1/setup stores one.
-		case err != nil:
-			return cfg, fmt.Errorf("%s: %w", EnvPolicyFile, err)
-		default:
-			cfg.DeployedPolicy = b
-		}
-	}
-	return cfg, nil
-}
 
 // Sessions makes the session of one invocation (FC rotates the function role's keys).
 type Sessions func(ctx context.Context) (*cloud.Session, error)
@@ -87,9 +48,6 @@ func New(cfg Config, log zerolog.Logger, sessions Sessions) *App {
 	return &App{cfg: cfg, log: log, sessions: sessions, Now: time.Now}
 }
 
-// ErrNoPolicy means neither a stored nor a deployed policy exists: call setup first.
-var ErrNoPolicy = errors.New("no policy: POST /v1/setup with a policy, or deploy one in " + EnvPolicy)
-
 // invocation is everything one call works with.
 type invocation struct {
 	sess   *cloud.Session
@@ -107,41 +65,15 @@ func (a *App) open(ctx context.Context, override *policy.Policy) (*invocation, e
 	if err != nil {
 		return nil, fmt.Errorf("state store: %w", err)
 	}
-	store := state.New(ossClient, a.cfg.StateBucket, a.cfg.StatePrefix)
+	store := state.New(ossClient, a.cfg.StateBucket, a.cfg.StatePrefix, state.WithRetrier(sess.Retrier()), state.WithLogger(a.log))
 	inv := &invocation{sess: sess, store: store, policy: override}
 	if inv.policy == nil {
-		if inv.policy, err = a.currentPolicy(ctx, store); err != nil {
+		if inv.policy, err = settings.CurrentPolicy(ctx, store, a.cfg.DeployedPolicy); err != nil {
 			return nil, err
 		}
 	}
 	inv.rec = reconcile.ForSession(sess, inv.policy, store, a.log)
 	return inv, nil
-}
-
-// storedPolicy is a policy document as kept in the state bucket.
-type storedPolicy struct {
-	YAML     string    `json:"yaml"`
-	StoredAt time.Time `json:"storedAt"`
-}
-
-func (a *App) currentPolicy(ctx context.Context, store *state.Store) (*policy.Policy, error) {
-	var sp storedPolicy
-	_, ok, err := store.Latest(ctx, streamPolicy, &sp)
-	if err != nil {
-		return nil, fmt.Errorf("read stored policy: %w", err)
-	}
-	doc := []byte(sp.YAML)
-	if !ok {
-		if len(a.cfg.DeployedPolicy) == 0 {
-			return nil, ErrNoPolicy
-		}
-		doc = a.cfg.DeployedPolicy
-	}
-	p, err := policy.Parse(doc)
-	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
-	}
-	return p, nil
 }
 
 // Setup validates and stores a policy (or uses the deployed one when doc is empty), then applies it.
@@ -161,7 +93,7 @@ func (a *App) Setup(ctx context.Context, doc []byte) (*reconcile.Report, error) 
 		return nil, fmt.Errorf("state bucket: %w", err)
 	}
 	if p != nil {
-		if _, err := inv.store.Append(ctx, streamPolicy, storedPolicy{YAML: string(doc), StoredAt: a.Now().UTC()}); err != nil {
+		if err := settings.StorePolicy(ctx, inv.store, doc, a.Now()); err != nil {
 			return nil, fmt.Errorf("store policy: %w", err)
 		}
 	}
@@ -231,7 +163,8 @@ func (a *App) Status(ctx context.Context) (*reconcile.Report, bool, error) {
 		return nil, false, err
 	}
 	var rep reconcile.Report
-	_, ok, err := state.New(ossClient, a.cfg.StateBucket, a.cfg.StatePrefix).Latest(ctx, streamReports, &rep)
+	store := state.New(ossClient, a.cfg.StateBucket, a.cfg.StatePrefix, state.WithRetrier(sess.Retrier()), state.WithLogger(a.log))
+	_, ok, err := store.Latest(ctx, streamReports, &rep)
 	if err != nil || !ok {
 		return nil, ok, err
 	}

@@ -1,0 +1,378 @@
+package backfill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ram"
+
+	"github.com/auditwarden/auditwarden/shared/cloud"
+	"github.com/auditwarden/auditwarden/shared/logstore"
+	"github.com/auditwarden/auditwarden/shared/policy"
+	"github.com/auditwarden/auditwarden/shared/trail"
+)
+
+// Phases of the delivery-job method.
+const (
+	phaseTrail   = "trail"   // make the member's single-account trail, logging to the central project
+	phaseJob     = "job"     // create the data backfill job (or adopt one a crashed step created)
+	phasePoll    = "poll"    // wait for ActionTrail to finish it
+	phaseCleanup = "cleanup" // count what arrived and remove the trail
+)
+
+// Error codes that mean "this account cannot use a delivery job": method auto falls back to lookup.
+var fallbackCodes = map[string]string{
+	"NotSupportDeliveryHistoryJob":           "the account is not allowed to use data backfill jobs",
+	"MaximumNumberOfTrailsExceededException": "the account already has the maximum of single-account trails in the region",
+	"InsufficientSlsPolicyException":         "ActionTrail in the member cannot write to the central project",
+}
+
+// codeDeliveryJobRunning is ActionTrail's answer to a second concurrent job (localcloud's code;
+// the real one is UNVERIFIED).
+const codeDeliveryJobRunning = "DeliveryHistoryJobRunningException"
+
+// actionTrailService is the principal the delivery role trusts.
+const actionTrailService = "actiontrail.aliyuncs.com"
+
+// runDelivery drives the delivery-job method. fallback is non-empty when the account cannot use
+// it and the policy lets auto fall back to lookup.
+func (t *task) runDelivery(ctx context.Context) (more bool, fallback string, err error) {
+	j := &t.job
+	if j.Delivery == nil {
+		j.Delivery = &DeliveryState{Phase: phaseTrail, Trail: t.r.p.Backfill.TrailName}
+	}
+	d := j.Delivery
+	account := j.AccountID
+	canFallBack := j.Method == policy.MethodAuto
+	refuse := func(err error) (bool, string, error) {
+		reason, ok := fallbackCodes[cloud.Code(err)]
+		if !ok {
+			return false, "", err
+		}
+		if canFallBack {
+			return false, fmt.Sprintf("%s (%s)", reason, cloud.Code(err)), nil
+		}
+		return false, "", permanentf("delivery-job: %s: %v", reason, err)
+	}
+	for {
+		if time.Now().After(t.sw.stopAt) {
+			return true, "", nil
+		}
+		member, err := t.r.sess.ForAccount(ctx, account)
+		if err != nil {
+			return false, "", err
+		}
+		tc := trail.New(member)
+		switch d.Phase {
+		case phaseTrail:
+			if err := t.ensureTrail(ctx, tc); err != nil {
+				return refuse(err)
+			}
+			d.Phase = phaseJob
+			if err := t.save(ctx); err != nil {
+				return false, "", err
+			}
+
+		case phaseJob:
+			if d.JobID == 0 && !d.Creating.IsZero() {
+				// The step before wrote its intent and may have created a job before dying.
+				if err := t.adopt(ctx, tc, false); err != nil {
+					return false, "", err
+				}
+			}
+			if d.JobID != 0 {
+				d.Phase = phasePoll
+				continue
+			}
+			if wait := d.RetryAt.Sub(t.r.now()); wait > 0 {
+				if !t.wait(ctx, wait) {
+					return true, "", nil
+				}
+				continue
+			}
+			d.Creating = t.r.now()
+			if err := t.save(ctx); err != nil {
+				return false, "", err
+			}
+			if err := t.at("job-intent"); err != nil {
+				return false, "", err
+			}
+			id, err := tc.CreateDeliveryHistoryJob(ctx, d.Trail)
+			if err := t.at("job-answered"); err != nil {
+				return false, "", err
+			}
+			switch {
+			case cloud.Code(err) == codeDeliveryJobRunning:
+				// One job per account: ours from a lost answer (adopt it), or someone else's (wait).
+				if aerr := t.adopt(ctx, tc, true); aerr != nil {
+					return false, "", aerr
+				}
+				if d.JobID == 0 {
+					t.log.Info().Msg("another data backfill job is running in the account; waiting for it to end")
+					d.Creating, d.RetryAt = time.Time{}, t.r.now().Add(t.r.o.poll)
+				}
+			case cloud.Code(err) == "TrailNotFoundException":
+				// The trail went away since it was made: make it again.
+				t.log.Warn().Str("trail", d.Trail).Msg("the backfill trail is gone; making it again")
+				d.Creating, d.Phase = time.Time{}, phaseTrail
+			case err != nil:
+				if _, known := fallbackCodes[cloud.Code(err)]; known {
+					d.Creating = time.Time{}
+				} // else keep the intent: the job may exist though the answer was lost
+				return refuse(err)
+			default:
+				d.JobID, d.Attempts, d.Creating, d.JobStatus = id, d.Attempts+1, time.Time{}, trail.JobInitializing
+				t.log.Info().Str("method", MethodDeliveryJob).Int64("job", id).Int("attempt", d.Attempts).Msg("data backfill job created")
+			}
+			if err := t.save(ctx); err != nil {
+				return false, "", err
+			}
+			if err := t.at("job-created"); err != nil {
+				return false, "", err
+			}
+
+		case phasePoll:
+			st, err := tc.DeliveryHistoryJob(ctx, d.JobID)
+			if cloud.Classify(err) == cloud.NotFound {
+				t.log.Warn().Int64("job", d.JobID).Msg("the data backfill job is gone; creating another")
+				d.JobID, d.Phase = 0, phaseJob
+				if err := t.save(ctx); err != nil {
+					return false, "", err
+				}
+				continue
+			}
+			if err != nil {
+				return false, "", err
+			}
+			changed := st.Status != d.JobStatus || !st.Start.Equal(d.JobStart) || !st.End.Equal(d.JobEnd)
+			d.JobStatus, d.JobStart, d.JobEnd = st.Status, st.Start, st.End
+			switch st.Status {
+			case trail.JobComplete:
+				d.Phase = phaseCleanup
+				if err := t.save(ctx); err != nil {
+					return false, "", err
+				}
+			case trail.JobFailed:
+				j.Error = fmt.Sprintf("data backfill job %d failed (attempt %d)", d.JobID, d.Attempts)
+				if d.Attempts >= t.r.o.jobAttempts {
+					return false, "", permanentf("%d data backfill jobs failed, the last %d", d.Attempts, d.JobID)
+				}
+				backoff := min(t.r.o.poll<<d.Attempts, time.Hour)
+				t.log.Warn().Int64("job", d.JobID).Int("attempt", d.Attempts).Dur("retryIn", backoff).Msg("data backfill job failed; retrying")
+				// Back to the trail: a deleted or changed trail is a common cause, and ensuring it is cheap.
+				d.JobID, d.Phase, d.RetryAt = 0, phaseTrail, t.r.now().Add(backoff)
+				if err := t.save(ctx); err != nil {
+					return false, "", err
+				}
+			default:
+				if changed {
+					if err := t.save(ctx); err != nil {
+						return false, "", err
+					}
+				}
+				t.log.Info().Str("method", MethodDeliveryJob).Int64("job", d.JobID).Int("status", st.Status).Msg("backfill delivery job running")
+				if !t.wait(ctx, t.r.o.poll) {
+					return true, "", nil
+				}
+			}
+
+		case phaseCleanup:
+			n, err := t.deliveredCount(ctx)
+			if err != nil {
+				return false, "", err
+			}
+			// The trail would go on delivering everything the member does, which the
+			// organization trail already covers.
+			if err := tc.Delete(ctx, d.Trail); err != nil {
+				t.log.Warn().Err(err).Str("trail", d.Trail).Msg("deleting the backfill trail failed; delete it by hand")
+			}
+			return false, "", t.finish(ctx, n)
+
+		default:
+			return false, "", permanentf("delivery-job: unknown phase %q in the checkpoint", d.Phase)
+		}
+	}
+}
+
+// wait sleeps d unless the step must stop first; false means stop.
+func (t *task) wait(ctx context.Context, d time.Duration) bool {
+	if time.Now().Add(d).After(t.sw.stopAt) {
+		return false
+	}
+	if err := t.r.o.sleep(ctx, d); err != nil {
+		return false
+	}
+	if err := t.renew(ctx); err != nil {
+		return false
+	}
+	return true
+}
+
+// ensureTrail makes the member's single-account trail deliver every event to the central
+// project and log; it is the one the data backfill job replays through.
+func (t *task) ensureTrail(ctx context.Context, tc *trail.Client) error {
+	b := t.r.p.Backfill
+	central := t.r.p.Central.AccountID
+	spec := trail.Spec{
+		Name: b.TrailName, EventRW: policy.EventAll, TrailRegion: policy.RegionAll,
+		SLSProjectARN: trail.SLSProjectARN(b.Region, central, b.Project),
+	}
+	if t.job.AccountID != central {
+		role, err := t.r.ensureDeliveryRole(ctx)
+		if err != nil {
+			return err
+		}
+		spec.SLSWriteRoleARN = role
+	}
+	err := tc.Create(ctx, spec)
+	if errors.Is(err, trail.ErrDiffers) {
+		err = tc.Update(ctx, spec) // our trail's name, someone else's settings: ours win
+	}
+	if err != nil {
+		return err
+	}
+	st, err := tc.Observe(ctx, spec.Name)
+	if err != nil {
+		return err
+	}
+	if !st.Logging {
+		// A data backfill job covers the history up to shortly after its trail took effect.
+		return tc.StartLogging(ctx, spec.Name)
+	}
+	return nil
+}
+
+// adopt finds a job of our trail created since the intent (or any running one of our trail
+// when running is set) and records it.
+func (t *task) adopt(ctx context.Context, tc *trail.Client, running bool) error {
+	d := t.job.Delivery
+	jobs, err := tc.ListDeliveryHistoryJobs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, jb := range jobs { // newest first
+		if jb.TrailName != d.Trail {
+			continue
+		}
+		mine := !d.Creating.IsZero() && !jb.Created.Before(d.Creating.Add(-time.Minute))
+		if mine || (running && !jb.Done()) {
+			t.log.Info().Int64("job", jb.ID).Msg("adopting the data backfill job a previous step created")
+			d.JobID, d.JobStatus, d.Attempts = jb.ID, jb.Status, d.Attempts+1
+			break
+		}
+	}
+	d.Creating = time.Time{}
+	return nil
+}
+
+// deliveredCount is how many of the account's events the job delivered into the trail's
+// Logstore within the job's window.
+func (t *task) deliveredCount(ctx context.Context) (int64, error) {
+	d := t.job.Delivery
+	cs, err := t.r.central(ctx)
+	if err != nil {
+		return 0, err
+	}
+	q := `event.recipientAccountId: "` + t.job.AccountID + `"`
+	return count(ctx, logstore.New(cs), t.r.p.Backfill.Project, "actiontrail_"+d.Trail, d.JobStart, d.JobEnd, q)
+}
+
+// fallBack switches an auto job from delivery-job to lookup, removing the trail it may have made.
+func (t *task) fallBack(ctx context.Context, reason string) error {
+	j := &t.job
+	member, err := t.r.sess.ForAccount(ctx, j.AccountID)
+	if err != nil {
+		return err
+	}
+	if err := trail.New(member).Delete(ctx, j.Delivery.Trail); err != nil {
+		t.log.Warn().Err(err).Str("trail", j.Delivery.Trail).Msg("removing the unused backfill trail failed")
+	}
+	j.Using, j.Delivery.Fallback, j.Error = MethodLookup, reason, ""
+	t.log.Info().Str("reason", reason).Msg("backfill: delivery-job not possible here, falling back to lookup")
+	return t.save(ctx)
+}
+
+// ensureDeliveryRole makes the central account's role that members' ActionTrail assumes to
+// write into the central project: it must trust actiontrail.aliyuncs.com. An existing role of
+// that name that does not is an error, not something to rewrite.
+func (r *Runner) ensureDeliveryRole(ctx context.Context) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.roleARN != "" {
+		return r.roleARN, nil
+	}
+	cs, err := r.central(ctx)
+	if err != nil {
+		return "", err
+	}
+	rc, err := cs.RAM()
+	if err != nil {
+		return "", err
+	}
+	name := r.o.roleName
+	arn := trail.RoleARN(r.p.Central.AccountID, name)
+	get := func() (*ram.GetRoleResponse, error) {
+		req := ram.CreateGetRoleRequest()
+		req.RoleName = name
+		var resp *ram.GetRoleResponse
+		err := cs.Do(ctx, "ram:GetRole", func() error {
+			var e error
+			resp, e = rc.GetRole(req)
+			return e
+		})
+		return resp, err
+	}
+	resp, err := get()
+	if cloud.Classify(err) == cloud.NotFound {
+		create := ram.CreateCreateRoleRequest()
+		create.RoleName = name
+		create.Description = "auditwarden: lets members' ActionTrail deliver backfilled events into the central SLS project"
+		create.AssumeRolePolicyDocument = `{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["` + actionTrailService + `"]}}],"Version":"1"}`
+		err = cs.Do(ctx, "ram:CreateRole", func() error {
+			_, e := rc.CreateRole(create)
+			return e
+		})
+		if err != nil && cloud.Classify(err) != cloud.Conflict {
+			return "", fmt.Errorf("delivery role %s: CreateRole: %w", name, err)
+		}
+		resp, err = get() // verify, also after a concurrent create
+	}
+	if err != nil {
+		return "", fmt.Errorf("delivery role %s: GetRole: %w", name, err)
+	}
+	if !strings.Contains(resp.Role.AssumeRolePolicyDocument, actionTrailService) {
+		return "", permanentf("delivery role %s exists but does not trust %s; fix its trust policy or choose another role name", name, actionTrailService)
+	}
+	// Attach the policy unless it is there: a converged role costs reads only.
+	list := ram.CreateListPoliciesForRoleRequest()
+	list.RoleName = name
+	var policies *ram.ListPoliciesForRoleResponse
+	err = cs.Do(ctx, "ram:ListPoliciesForRole", func() error {
+		var e error
+		policies, e = rc.ListPoliciesForRole(list)
+		return e
+	})
+	if err != nil {
+		return "", fmt.Errorf("delivery role %s: ListPoliciesForRole: %w", name, err)
+	}
+	for _, p := range policies.Policies.Policy {
+		if p.PolicyName == r.o.rolePolicy && p.PolicyType == "System" {
+			r.roleARN = arn
+			return arn, nil
+		}
+	}
+	attach := ram.CreateAttachPolicyToRoleRequest()
+	attach.PolicyType, attach.PolicyName, attach.RoleName = "System", r.o.rolePolicy, name
+	err = cs.Do(ctx, "ram:AttachPolicyToRole", func() error {
+		_, e := rc.AttachPolicyToRole(attach)
+		return e
+	})
+	if err != nil && cloud.Classify(err) != cloud.Conflict {
+		return "", fmt.Errorf("delivery role %s: AttachPolicyToRole %s: %w", name, r.o.rolePolicy, err)
+	}
+	r.roleARN = arn
+	return arn, nil
+}
