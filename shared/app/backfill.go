@@ -7,7 +7,7 @@ import (
 )
 
 // StartBackfill queues backfill jobs (every active member and the central account when accounts is empty).
-func (a *App) StartBackfill(ctx context.Context, accounts []string) (any, error) {
+func (a *App) StartBackfill(ctx context.Context, accounts []string) ([]backfill.Progress, error) {
 	inv, err := a.open(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -32,7 +32,7 @@ func (a *App) startBackfill(ctx context.Context, inv *invocation, accounts []str
 }
 
 // BackfillStatus is every job's progress.
-func (a *App) BackfillStatus(ctx context.Context) (any, error) {
+func (a *App) BackfillStatus(ctx context.Context) ([]backfill.Progress, error) {
 	inv, err := a.open(ctx, nil)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/auditwarden/auditwarden/shared/backfill"
 	"github.com/auditwarden/auditwarden/shared/fcevent"
 	"github.com/auditwarden/auditwarden/shared/logaudit"
 	"github.com/auditwarden/auditwarden/shared/policy"
@@ -30,8 +31,8 @@ type Service interface {
 	AuthorizeWithAccessKey(ctx context.Context, accountID, accessKeyID, accessKeySecret string) error
 	AuthorizeManually(ctx context.Context, accountIDs []string) error
 	ClearLogAudit(ctx context.Context) error
-	StartBackfill(ctx context.Context, accounts []string) (any, error)
-	BackfillStatus(ctx context.Context) (any, error)
+	StartBackfill(ctx context.Context, accounts []string) ([]backfill.Progress, error)
+	BackfillStatus(ctx context.Context) ([]backfill.Progress, error)
 }
 
 // Bad input and conflicts the service reports; anything else is a 500.

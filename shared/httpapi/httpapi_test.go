@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/auditwarden/auditwarden/shared/backfill"
 	"github.com/auditwarden/auditwarden/shared/fcevent"
 	"github.com/auditwarden/auditwarden/shared/policy"
 	"github.com/auditwarden/auditwarden/shared/reconcile"
@@ -58,11 +59,13 @@ func (s *recordingService) AuthorizeManually(_ context.Context, ids []string) er
 	return s.err
 }
 func (s *recordingService) ClearLogAudit(context.Context) error { return s.err }
-func (s *recordingService) StartBackfill(_ context.Context, accounts []string) (any, error) {
+func (s *recordingService) StartBackfill(_ context.Context, accounts []string) ([]backfill.Progress, error) {
 	s.calls = append(s.calls, "backfill "+strings.Join(accounts, ","))
-	return []string{}, s.err
+	return nil, s.err
 }
-func (s *recordingService) BackfillStatus(context.Context) (any, error) { return []string{}, s.err }
+func (s *recordingService) BackfillStatus(context.Context) ([]backfill.Progress, error) {
+	return nil, s.err
+}
 
 func do(t *testing.T, h http.Handler, method, path, body string, authenticated bool) (*httptest.ResponseRecorder, fcevent.ErrorDetail) {
 	t.Helper()

@@ -2,16 +2,34 @@ package httpapi
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"net/http"
 	"time"
 
+	"github.com/auditwarden/auditwarden/shared/backfill"
 	"github.com/auditwarden/auditwarden/shared/reconcile"
 )
 
 var pageTemplate = template.Must(template.New("status").Funcs(template.FuncMap{
 	"status": func(m reconcile.MemberReport, c string) reconcile.ControlStatus {
 		return m.Controls[reconcile.Control(c)]
+	},
+	// backfillCell shows a member's backfill job in the coverage table: done is ok, a job in
+	// progress is pending with its count, a failed one is failed; no job keeps the report's status.
+	"backfillCell": func(jobs map[string]backfill.Progress, m reconcile.MemberReport) reconcile.ControlStatus {
+		p, ok := jobs[m.AccountID]
+		if !ok {
+			return m.Controls[reconcile.ControlBackfill]
+		}
+		detail := fmt.Sprintf("%s: %d events copied", p.Method, p.EventsCopied)
+		switch p.State {
+		case "done":
+			return reconcile.ControlStatus{Status: reconcile.StatusOK, Detail: detail}
+		case "failed":
+			return reconcile.ControlStatus{Status: reconcile.StatusFailed, Detail: p.Error}
+		}
+		return reconcile.ControlStatus{Status: reconcile.StatusPending, Detail: p.State + ", " + detail}
 	},
 	"ago": func(t time.Time) string {
 		if t.IsZero() {
@@ -41,7 +59,7 @@ th{background:#f3f5f9} .ok,.fixed{background:#e5f6ea} .drift,.failed,.unknown{ba
 <h2>Members × controls</h2>
 <table id="coverage"><thead><tr><th>member</th><th>name</th><th>state</th><th>trail</th><th>logaudit</th><th>retention</th><th>archive</th><th>backfill</th></tr></thead><tbody>
 {{range .Members}}<tr data-account="{{.AccountID}}"><td>{{.AccountID}}</td><td>{{.DisplayName}}</td><td>{{.Status}}</td>
-{{$m := .}}{{range $c := $.Controls}}{{$s := status $m $c}}<td class="{{$s.Status}}" title="{{$s.Detail}}">{{$s.Status}}</td>{{end}}</tr>
+{{$m := .}}{{range $c := $.Controls}}{{$s := status $m $c}}<td class="{{$s.Status}}" title="{{$s.Detail}}">{{$s.Status}}</td>{{end}}{{$b := backfillCell $.Jobs $m}}<td class="{{$b.Status}}" title="{{$b.Detail}}">{{$b.Status}}</td></tr>
 {{end}}</tbody></table>
 {{if or .Findings .Problems}}<h2>Drift left for people</h2><ul id="findings">
 {{range .Findings}}<li>{{.Control}} {{.Resource}}: {{.Message}}</li>{{end}}
@@ -59,7 +77,8 @@ th{background:#f3f5f9} .ok,.fixed{background:#e5f6ea} .drift,.failed,.unknown{ba
 type pageData struct {
 	Report        *reconcile.Report
 	Controls      []string
-	Backfill      any
+	Backfill      []backfill.Progress
+	Jobs          map[string]backfill.Progress
 	BackfillError string
 }
 
@@ -69,7 +88,7 @@ func (a *api) statusPage(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	data := pageData{Controls: []string{"trail", "logaudit", "retention", "archive", "backfill"}}
+	data := pageData{Controls: []string{"trail", "logaudit", "retention", "archive"}, Jobs: map[string]backfill.Progress{}}
 	if ok {
 		data.Report = rep
 	}
@@ -77,6 +96,9 @@ func (a *api) statusPage(w http.ResponseWriter, r *http.Request) {
 		data.BackfillError = clipErr(err)
 	} else {
 		data.Backfill = bf
+		for _, p := range bf {
+			data.Jobs[p.AccountID] = p
+		}
 	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, data); err != nil {
