@@ -251,3 +251,33 @@ func TestModeRules(t *testing.T) {
 		t.Fatalf("mode changed to %s", mode)
 	}
 }
+
+// Inner-ActionTrail cannot be enabled through an API; once enabled (it resets its Logstore to 180
+// days) auditwarden holds the policy's retention.
+func TestInnerActionTrailRetentionIsHeld(t *testing.T) {
+	e := newEnv(t, localcloud.Options{Members: 2, Seed: 29})
+	e.pol.InnerActionTrail.Enabled = true
+	e.pol.InnerActionTrail.Project = e.pol.Destinations.SLS.Project
+	rep := e.run(t, reconcile.Scope{})
+	missing := false
+	for _, f := range rep.Findings {
+		if strings.Contains(f.Message, "innerActionTrail is enabled but its Logstore does not exist") {
+			missing = true
+		}
+	}
+	if !missing {
+		t.Fatalf("no finding for the missing inner trail Logstore:\n%s", rep.Table())
+	}
+	if err := e.srv.ActionTrail.EnableInnerTrail(e.pol.Central.AccountID, e.pol.InnerActionTrail.Project, e.pol.InnerActionTrail.Name); err != nil {
+		t.Fatal(err)
+	}
+	dry, _ := e.rec.Run(context.Background(), reconcile.Scope{}, true)
+	if !strings.Contains(strings.Join(kinds(dry.Plan), ","), "HardenLogstore") {
+		t.Fatalf("the 180-day reset is not planned away: %v", kinds(dry.Plan))
+	}
+	e.run(t, reconcile.Scope{})
+	info, ok := e.srv.SLS.Logstore(e.pol.InnerActionTrail.Project, e.pol.InnerTrailLogstore())
+	if !ok || info.TTL != e.pol.InnerActionTrail.TTLDays {
+		t.Fatalf("inner trail logstore %+v", info)
+	}
+}

@@ -52,6 +52,7 @@ type Observed struct {
 	ProjectExists    bool                   `json:"projectExists"`
 	TrailLogstore    logstore.LogstoreState `json:"trailLogstore"`
 	BackfillLogstore logstore.LogstoreState `json:"backfillLogstore"`
+	InnerLogstore    logstore.LogstoreState `json:"innerLogstore"`
 	Bucket           archive.BucketState    `json:"bucket"`
 	LogAudit         logaudit.Config        `json:"logAudit"`
 	LogAuditExists   bool                   `json:"logAuditExists"`
@@ -135,6 +136,15 @@ func (r *Reconciler) Observe(ctx context.Context, scope Scope) *Observed {
 				st, err := r.Logstores.ObserveLogstore(ctx, p.Backfill.Project, p.Backfill.Logstore)
 				mu.Lock()
 				obs.BackfillLogstore = st
+				mu.Unlock()
+				return err
+			})
+		}
+		if it := p.InnerActionTrail; it.Enabled && it.Project != "" {
+			part("innerLogstore", ControlRetention, "sls/"+it.Project+"/"+p.InnerTrailLogstore(), func() error {
+				st, err := r.Logstores.ObserveLogstore(ctx, it.Project, p.InnerTrailLogstore())
+				mu.Lock()
+				obs.InnerLogstore = st
 				mu.Unlock()
 				return err
 			})

@@ -31,6 +31,7 @@ const (
 	idTrailUpdate      = "trail/update"
 	idTrailStart       = "trail/start-logging"
 	idLogAudit         = "logaudit/write"
+	idInnerLogstore    = "sls/inner-logstore"
 )
 
 // Plan turns an observation into actions (what apply will do) and findings (what it will not).
@@ -86,6 +87,22 @@ func (r *Reconciler) Plan(obs *Observed) (*Plan, []Finding) {
 		} else {
 			r.planLogstore(pl, idTrailLogstore, ControlRetention, spec, st, false, trailDeps)
 		}
+	}
+
+	// Inner-ActionTrail has no public API to enable it (it needs allow-listing); when its Logstore
+	// exists, its retention is held to the policy because enabling the feature resets it to 180 days.
+	if whole && p.InnerActionTrail.Enabled && obs.OK("innerLogstore") {
+		spec := logstore.LogstoreSpec{Project: p.InnerActionTrail.Project, Name: p.InnerTrailLogstore(), TTLDays: p.InnerActionTrail.TTLDays}
+		if obs.InnerLogstore.Exists {
+			r.planLogstore(pl, idInnerLogstore, ControlRetention, spec, obs.InnerLogstore, false, nil)
+		} else {
+			findings = append(findings, Finding{Control: ControlRetention, Resource: "sls/" + spec.Project + "/" + spec.Name,
+				Message: "innerActionTrail is enabled but its Logstore does not exist: enable Inner-ActionTrail in the Simple Log Service console (it needs allow-listing); auditwarden then holds its retention"})
+		}
+	}
+	if whole && p.MemberTrails.Enabled {
+		findings = append(findings, Finding{Control: ControlTrail, Resource: "memberTrails",
+			Message: "memberTrails is enabled but this version does not create single-account trails in members; the multi-account trail covers every member"})
 	}
 
 	// Log Audit multi-account collection (CIS 2.3).
