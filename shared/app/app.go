@@ -6,13 +6,18 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/auditwarden/auditwarden/shared/cloud"
+	"github.com/auditwarden/auditwarden/shared/fcevent"
 	"github.com/auditwarden/auditwarden/shared/policy"
 	"github.com/auditwarden/auditwarden/shared/reconcile"
 	"github.com/auditwarden/auditwarden/shared/settings"
@@ -31,6 +36,25 @@ const (
 	streamRuns    = "runs"    // every timer or setup run: where incremental mode starts from
 )
 
+// reconciler is shared by the invocations of a warm instance that use the same session and
+// policy, so concurrent events merge their Log Audit changes into one write (group commit).
+func (a *App) reconciler(sess *cloud.Session, p *policy.Policy, store *state.Store) *reconcile.Reconciler {
+	doc, _ := json.Marshal(p)
+	sum := sha256.Sum256(doc)
+	key := fmt.Sprintf("%p/%x", sess, sum[:8])
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if rec, ok := a.recs[key]; ok {
+		return rec
+	}
+	if len(a.recs) >= 16 {
+		a.recs = map[string]*reconcile.Reconciler{} // rotated keys or policies: start afresh
+	}
+	rec := reconcile.ForSession(sess, p, store, a.log)
+	a.recs[key] = rec
+	return rec
+}
+
 // Sessions makes the session of one invocation (FC rotates the function role's keys).
 type Sessions func(ctx context.Context) (*cloud.Session, error)
 
@@ -41,11 +65,14 @@ type App struct {
 	sessions Sessions
 	// Now is the clock (tests).
 	Now func() time.Time
+
+	mu   sync.Mutex
+	recs map[string]*reconcile.Reconciler
 }
 
 // New makes the application.
 func New(cfg Config, log zerolog.Logger, sessions Sessions) *App {
-	return &App{cfg: cfg, log: log, sessions: sessions, Now: time.Now}
+	return &App{cfg: cfg, log: log, sessions: sessions, Now: time.Now, recs: map[string]*reconcile.Reconciler{}}
 }
 
 // invocation is everything one call works with.
@@ -72,7 +99,7 @@ func (a *App) open(ctx context.Context, override *policy.Policy) (*invocation, e
 			return nil, err
 		}
 	}
-	inv.rec = reconcile.ForSession(sess, inv.policy, store, a.log)
+	inv.rec = a.reconciler(sess, inv.policy, store)
 	return inv, nil
 }
 
@@ -86,6 +113,10 @@ func (a *App) Setup(ctx context.Context, doc []byte) (*reconcile.Report, error) 
 		}
 	}
 	inv, err := a.open(ctx, p)
+	if errors.Is(err, settings.ErrNoPolicy) {
+		return nil, &fcevent.FieldError{Field: "body", Rule: fcevent.RuleRequired,
+			Message: "no policy is deployed or stored yet: the body must be a policy document (YAML or JSON)"}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -134,13 +165,22 @@ func (a *App) Reconcile(ctx context.Context, mode string) (*reconcile.Report, er
 	return a.run(ctx, inv, scope, false)
 }
 
-// Member is the event path: reconcile one account, re-read from the API.
+// Member enrols one account now (POST /v1/members/{id}/enroll): it must be a directory member.
 func (a *App) Member(ctx context.Context, accountID string) (*reconcile.Report, error) {
 	inv, err := a.open(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return inv.rec.Run(ctx, reconcile.Scope{Member: accountID}, false)
+	rep, err := inv.rec.Run(ctx, reconcile.Scope{Member: accountID}, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range rep.Members {
+		if m.AccountID == accountID {
+			return rep, nil
+		}
+	}
+	return rep, &fcevent.FieldError{Field: "id", Rule: "member", Message: "account " + accountID + " is not a member of the resource directory"}
 }
 
 // FirstDelivery reports whether an event id is seen for the first time (EventBridge may deliver twice).
@@ -165,6 +205,9 @@ func (a *App) Status(ctx context.Context) (*reconcile.Report, bool, error) {
 	var rep reconcile.Report
 	store := state.New(ossClient, a.cfg.StateBucket, a.cfg.StatePrefix, state.WithRetrier(sess.Retrier()), state.WithLogger(a.log))
 	_, ok, err := store.Latest(ctx, streamReports, &rep)
+	if cloud.Classify(err) == cloud.NotFound {
+		return nil, false, nil // no state bucket before the first setup
+	}
 	if err != nil || !ok {
 		return nil, ok, err
 	}

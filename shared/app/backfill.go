@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/auditwarden/auditwarden/shared/backfill"
+	"github.com/auditwarden/auditwarden/shared/httpapi"
 )
 
 // StartBackfill queues backfill jobs (every active member and the central account when accounts is empty).
@@ -11,6 +13,9 @@ func (a *App) StartBackfill(ctx context.Context, accounts []string) ([]backfill.
 	inv, err := a.open(ctx, nil)
 	if err != nil {
 		return nil, err
+	}
+	if !inv.policy.Backfill.Enabled {
+		return nil, fmt.Errorf("%w: backfill.enabled is false in the policy", httpapi.ErrConflict)
 	}
 	return a.startBackfill(ctx, inv, accounts)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/auditwarden/auditwarden/shared/cloud"
 	"github.com/auditwarden/auditwarden/shared/fcevent"
@@ -56,6 +57,9 @@ func (a *App) AuthorizeWithAccessKey(ctx context.Context, accountID, accessKeyID
 	if err := a.requireCustomAuthentication(inv.policy); err != nil {
 		return err
 	}
+	if accountID == inv.policy.Central.AccountID {
+		return &fcevent.FieldError{Field: "accountId", Rule: "member", Message: "the central account collects its own logs: give a member's account id"}
+	}
 	client := logaudit.New(inv.sess, inv.policy.LogAudit.Region)
 	if err := client.AuthorizeWithAccessKey(ctx, accountID, accessKeyID, accessKeySecret); err != nil {
 		return keyRefused(err)
@@ -72,7 +76,17 @@ func (a *App) AuthorizeManually(ctx context.Context, accountIDs []string) error 
 	if err := a.requireCustomAuthentication(inv.policy); err != nil {
 		return err
 	}
-	return refused(inv.rec.ApplyLogAudit(ctx, reconcile.LogAuditChange{Mode: logaudit.ModeCustomAuthentication, Add: accountIDs}))
+	for _, id := range accountIDs {
+		if id == inv.policy.Central.AccountID {
+			return &fcevent.FieldError{Field: "accounts", Rule: "member", Message: "the central account collects its own logs: list members only"}
+		}
+	}
+	err = inv.rec.ApplyLogAudit(ctx, reconcile.LogAuditChange{Mode: logaudit.ModeCustomAuthentication, Add: accountIDs})
+	if st := cloud.Status(err); st >= 400 && st < 500 && cloud.Classify(err) != cloud.Throttled {
+		// Log Audit refused the members: most often their roles were not created by hand yet.
+		return &fcevent.FieldError{Field: "accounts", Rule: "authorization", Message: "Log Audit refused the members (create the roles by hand first): " + err.Error()}
+	}
+	return err
 }
 
 // ClearLogAudit empties the multi-account configuration (needed before switching modes).
@@ -91,6 +105,8 @@ func keyRefused(err error) error {
 		return &fcevent.FieldError{Field: name, Rule: rule, Message: err.Error()}
 	}
 	switch {
+	case errors.Is(err, logaudit.ErrAccessKeyRejected) && strings.Contains(err.Error(), "InvalidAccessKeyId"):
+		return field("accessKeyId", "rejected")
 	case errors.Is(err, logaudit.ErrAccessKeyRejected):
 		return field("accessKeySecret", "rejected")
 	case errors.Is(err, logaudit.ErrAccessKeyAccount):

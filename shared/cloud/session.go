@@ -311,11 +311,27 @@ func (s *Session) String() string {
 func (s *Session) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
 
 // rpcClient applies the session to one of alibaba-cloud-sdk-go's generated clients.
+// sdkEndpointTables fills the RPC SDK's per-product endpoint tables once: each NewClient* call
+// lazily writes a package-level map without synchronization, a data race when the first clients
+// of a product are made from concurrent goroutines.
+var sdkEndpointTables sync.Once
+
+func fillSDKEndpointTables() {
+	sdkEndpointTables.Do(func() {
+		resourcemanager.GetEndpointMap()
+		actiontrail.GetEndpointMap()
+		sts.GetEndpointMap()
+		ram.GetEndpointMap()
+		logaudit.GetEndpointMap()
+	})
+}
+
 func rpcClient[C any](s *Session, region, domain string,
 	withKey func(region, ak, sk string) (C, error),
 	withToken func(region, ak, sk, token string) (C, error),
 	base func(C) *sdk.Client,
 ) (C, error) {
+	fillSDKEndpointTables()
 	var c C
 	var err error
 	if s.creds.SecurityToken != "" {

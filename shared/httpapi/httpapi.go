@@ -19,6 +19,7 @@ import (
 	"github.com/auditwarden/auditwarden/shared/logaudit"
 	"github.com/auditwarden/auditwarden/shared/policy"
 	"github.com/auditwarden/auditwarden/shared/reconcile"
+	"github.com/auditwarden/auditwarden/shared/settings"
 )
 
 // Service is what the routes need from the application (package app implements it).
@@ -99,10 +100,16 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &ve):
 		first := ve.Errors[0]
+		field := "policy"
+		if first.Field != "" {
+			field += "." + first.Field
+		}
 		fcevent.WriteJSON(w, http.StatusBadRequest, map[string]any{
-			"error":  fcevent.ErrorDetail{Field: "policy." + first.Field, Rule: first.Rule, Message: first.Message},
+			"error":  fcevent.ErrorDetail{Field: field, Rule: first.Rule, Message: first.Message},
 			"errors": ve.Errors,
 		})
+	case errors.Is(err, settings.ErrNoPolicy):
+		fcevent.WriteError(w, http.StatusConflict, "", "no-policy", err.Error())
 	case errors.As(err, &fe):
 		fcevent.WriteError(w, http.StatusBadRequest, fe.Field, fe.Rule, fe.Message)
 	case errors.Is(err, ErrConflict):

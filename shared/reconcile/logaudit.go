@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/auditwarden/auditwarden/shared/cloud"
 	"github.com/auditwarden/auditwarden/shared/logaudit"
 	"github.com/auditwarden/auditwarden/shared/policy"
 )
@@ -288,7 +289,16 @@ func (r *Reconciler) writeLogAudit(ctx context.Context, change LogAuditChange) e
 			return nil // already as wanted: a concurrent writer did it
 		}
 		if err := r.LogAudit.Write(ctx, next); err != nil {
-			return fmt.Errorf("write log audit configuration: %w", err)
+			// A member that left the directory (its removal event late or lost) makes Log Audit
+			// refuse the whole list: drop departed members and write again rather than block
+			// every other enrolment until the timer runs.
+			pruned, perr := r.withoutDeparted(ctx, next, err)
+			if perr != nil {
+				return fmt.Errorf("write log audit configuration: %w", err)
+			}
+			if err := r.LogAudit.Write(ctx, pruned); err != nil {
+				return fmt.Errorf("write log audit configuration: %w", err)
+			}
 		}
 		got, ok, err := r.LogAudit.Observe(ctx)
 		if err != nil {
@@ -398,4 +408,37 @@ func (r *Reconciler) ClearLogAudit(ctx context.Context) error {
 		}
 	}
 	return r.LogAudit.Write(ctx, next)
+}
+
+// withoutDeparted answers a refused resource directory write: it lists the directory and returns
+// the configuration without the listed members that are no longer active members. It returns an
+// error (the original refusal) when that does not change the list, so nothing is written twice.
+func (r *Reconciler) withoutDeparted(ctx context.Context, cfg logaudit.Config, refusal error) (logaudit.Config, error) {
+	if cfg.Mode != logaudit.ModeResourceDirectory || len(cfg.Members) == 0 || cloud.Classify(refusal).ShouldRetry() {
+		return cfg, refusal
+	}
+	members, err := r.Directory.Members(ctx)
+	if err != nil {
+		return cfg, refusal
+	}
+	active := map[string]bool{}
+	for _, m := range members {
+		if m.Active() {
+			active[m.AccountID] = true
+		}
+	}
+	var kept, gone []string
+	for _, id := range cfg.Members {
+		if active[id] {
+			kept = append(kept, id)
+		} else {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) == 0 {
+		return cfg, refusal
+	}
+	r.Log.Warn().Strs("members", gone).Err(refusal).Msg("log audit refused members that left the directory: dropping them")
+	cfg.Members = kept
+	return cfg, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditwarden/auditwarden/shared/cloud"
 	"github.com/auditwarden/auditwarden/shared/policy"
 	"github.com/auditwarden/auditwarden/shared/state"
 )
@@ -73,9 +74,10 @@ type StoredPolicy struct {
 func CurrentPolicy(ctx context.Context, store *state.Store, deployed []byte) (*policy.Policy, error) {
 	var sp StoredPolicy
 	_, ok, err := store.Latest(ctx, PolicyStream, &sp)
-	if err != nil {
+	if err != nil && cloud.Classify(err) != cloud.NotFound {
 		return nil, fmt.Errorf("read stored policy: %w", err)
 	}
+	// No state bucket yet (before the first setup) means no stored policy.
 	doc := []byte(sp.YAML)
 	if !ok {
 		if len(deployed) == 0 {

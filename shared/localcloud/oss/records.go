@@ -38,7 +38,7 @@ func (rq *request) finish() {
 	if rq.status == 0 {
 		rq.status = 200
 	}
-	s.w.Stats.Add(product, rq.op, rq.caller.AccountID, rq.write, rq.status, rq.throttled)
+	rq.count(rq.status)
 
 	if rq.owner == "" && rq.bucket != "" {
 		if owner, ok := s.BucketOwner(rq.bucket); ok {
@@ -109,4 +109,14 @@ func (rq *request) event() *core.Event {
 		ev.ErrorCode, ev.ErrorMessage = rq.errCode, rq.errMessage
 	}
 	return ev
+}
+
+// count adds the request to stats once: when its answer's status is written, or at finish for a
+// request that never answered (a dropped connection).
+func (rq *request) count(status int) {
+	if rq.counted {
+		return
+	}
+	rq.counted = true
+	rq.s.w.Stats.Add(product, rq.op, rq.caller.AccountID, rq.write, status, rq.throttled)
 }

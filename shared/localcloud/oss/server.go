@@ -100,22 +100,23 @@ func New(w *core.World) *Server {
 
 // request is one HTTP request being served.
 type request struct {
-	s      *Server
-	w      http.ResponseWriter
-	r      *http.Request
-	id     string
-	bucket string
-	key    string
-	hasKey bool
-	query  url.Values
-	op     string
-	write  bool
-	secure bool
-	srcIP  string
-	caller core.Principal
-	anon   bool
-	authed bool
-	owner  string // bucket owner once known
+	s       *Server
+	w       http.ResponseWriter
+	counted bool
+	r       *http.Request
+	id      string
+	bucket  string
+	key     string
+	hasKey  bool
+	query   url.Values
+	op      string
+	write   bool
+	secure  bool
+	srcIP   string
+	caller  core.Principal
+	anon    bool
+	authed  bool
+	owner   string // bucket owner once known
 	// recipient overrides whose ActionTrail history a record goes to (default: the owner).
 	recipient string
 	body      []byte
@@ -158,6 +159,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s: s, w: w, r: r, id: newRequestID(), query: r.URL.Query(),
 		secure: r.TLS != nil, srcIP: sourceIP(r), params: map[string]any{}, started: time.Now(),
 	}
+	// Count the call when its answer's status is written: a client that reads stats right after
+	// its call returns must find it counted.
+	rq.w = &countingWriter{ResponseWriter: w, rq: rq}
 	rq.bucket, rq.key, rq.hasKey = s.target(r)
 	var supported bool
 	rq.op, rq.write, supported = resolveOp(r.Method, rq.bucket, rq.key, rq.hasKey, rq.query, r.Header)
@@ -180,8 +184,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.Failed() {
 		rq.faulted = true
-		rq.writeError(faultError(d))
 		rq.throttled = d.Throttled
+		rq.writeError(faultError(d))
 		return
 	}
 	if !supported {
@@ -489,4 +493,20 @@ func (rq *request) writeEmpty(status int) {
 	rq.w.Header().Set("Content-Length", "0")
 	rq.status = status
 	rq.w.WriteHeader(status)
+}
+
+// countingWriter counts the request in stats as its status is written (see request.count).
+type countingWriter struct {
+	http.ResponseWriter
+	rq *request
+}
+
+func (w *countingWriter) WriteHeader(status int) {
+	w.rq.count(status)
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	w.rq.count(http.StatusOK)
+	return w.ResponseWriter.Write(b)
 }

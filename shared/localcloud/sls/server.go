@@ -100,6 +100,8 @@ func errLogStoreNotExist(ls string) *apiError {
 type call struct {
 	s         *Server
 	rw        http.ResponseWriter
+	counted   bool
+	throttled bool
 	r         *http.Request
 	requestID string
 	project   string // from the Host header; "" for service-level calls
@@ -126,7 +128,10 @@ func (c *call) param(k string, v any) {
 }
 
 func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	c := &call{s: s, rw: rw, r: r, requestID: newRequestID(), now: s.w.Now()}
+	c := &call{s: s, r: r, requestID: newRequestID(), now: s.w.Now()}
+	// Count the call as its answer's status is written: a client that reads stats right after
+	// its call returns must find it counted.
+	c.rw = &countingWriter{ResponseWriter: rw, c: c}
 	c.project = projectFromHost(r.Host)
 	c.segs = splitPath(r.URL.Path)
 	c.query = r.URL.Query()
@@ -141,7 +146,6 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 	caller, aerr := s.authenticate(r, body)
 	if aerr != nil {
-		s.w.Stats.Add(Product, c.route.action, "", c.route.write, aerr.Status, false)
 		c.writeError(aerr)
 		return
 	}
@@ -152,6 +156,7 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		time.Sleep(d.Latency)
 	}
 	if d.Timeout {
+		c.counted = true
 		s.w.Stats.Add(Product, c.route.action, caller.AccountID, c.route.write, 504, false)
 		core.DropConnection(rw, d.Hold)
 		return
@@ -203,22 +208,23 @@ func faultError(d core.Decision, rt route) *apiError {
 	return e
 }
 
-// finish answers (if the handler did not), counts the call and leaves its ActionTrail record.
+// finish answers (if the handler did not; the answer counts the call) and leaves its ActionTrail record.
 func (s *Server) finish(c *call, err error, fault bool) {
-	status := 200
 	code, msg := "", ""
+	var e *apiError
 	if err != nil {
-		e, ok := err.(*apiError)
-		if !ok {
+		var ok bool
+		if e, ok = err.(*apiError); !ok {
 			e = errorf(500, "InternalServerError", "%v", err)
 		}
-		status, code, msg = e.Status, e.Code, e.Message
+		code, msg = e.Code, e.Message
+	}
+	c.throttled = core.IsThrottlingCode(code)
+	if e != nil {
 		c.writeError(e)
 	} else if !c.wrote {
 		c.ok()
 	}
-	throttled := core.IsThrottlingCode(code)
-	s.w.Stats.Add(Product, c.route.action, c.caller.AccountID, c.route.write, status, throttled)
 	// Only authenticated calls that reached their handler leave a record.
 	if !fault && c.caller.AccountID != "" && c.route.handler != nil && !c.route.data && (c.route.record || s.recordReads()) {
 		s.record(c, code, msg)
@@ -350,4 +356,29 @@ func splitPath(p string) []string {
 		}
 	}
 	return segs
+}
+
+// countingWriter counts its call in stats once, when the answer's status is written.
+type countingWriter struct {
+	http.ResponseWriter
+	c *call
+}
+
+func (w *countingWriter) count(status int) {
+	c := w.c
+	if c.counted {
+		return
+	}
+	c.counted = true
+	c.s.w.Stats.Add(Product, c.route.action, c.caller.AccountID, c.route.write, status, c.throttled)
+}
+
+func (w *countingWriter) WriteHeader(status int) {
+	w.count(status)
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	w.count(http.StatusOK)
+	return w.ResponseWriter.Write(b)
 }
