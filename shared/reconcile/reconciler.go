@@ -90,7 +90,7 @@ func (r *Reconciler) Run(ctx context.Context, scope Scope, dryRun bool) (*Report
 				ev = r.Log.Warn()
 			}
 			ev.Str("action", res.Kind).Str("resource", res.Resource).Str("outcome", string(res.Outcome)).
-				Str("drift", res.Drift).Str("error", res.Error).Strs("members", res.Members).Msg("apply")
+				Str("drift", clip(res.Drift, 500)).Str("error", res.Error).Int("members", len(res.Members)).Msg("apply")
 		}
 	}
 	rep.FinishedAt = r.now()

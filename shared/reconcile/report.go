@@ -54,6 +54,8 @@ type Report struct {
 	Members      []MemberReport            `json:"members"`
 	Compliance   []policy.CISCheck         `json:"compliance"`
 	Summary      Summary                   `json:"summary"`
+
+	memberSets map[string]map[string]bool
 }
 
 // Summary counts for dashboards and exit codes.
@@ -80,6 +82,22 @@ func (r *Report) Converged() bool {
 	return true
 }
 
+// actionNames reports whether an action concerns a member, through a set built once per action.
+func (rep *Report) actionNames(a Action, member string) bool {
+	if rep.memberSets == nil {
+		rep.memberSets = map[string]map[string]bool{}
+	}
+	set, ok := rep.memberSets[a.ID]
+	if !ok {
+		set = make(map[string]bool, len(a.Members))
+		for _, m := range a.Members {
+			set[m] = true
+		}
+		rep.memberSets[a.ID] = set
+	}
+	return set[member]
+}
+
 // controlOutcome folds the plan's actions for a control into a status.
 func (rep *Report) controlOutcome(c Control, member string) (Status, string) {
 	var drift []string
@@ -88,16 +106,22 @@ func (rep *Report) controlOutcome(c Control, member string) (Status, string) {
 		if a.Control != c {
 			return
 		}
-		if member != "" && len(a.Members) > 0 && !contains(a.Members, member) {
+		if member != "" && len(a.Members) > 0 && !rep.actionNames(a, member) {
 			return
+		}
+		// A member's row names the action; the organization's row carries the whole drift (an
+		// action for 10,000 members would otherwise be copied into 10,000 rows).
+		what := a.Drift
+		if member != "" {
+			what = a.Kind
 		}
 		switch {
 		case rep.DryRun:
 			status = StatusDrift
-			drift = append(drift, a.Drift)
+			drift = append(drift, "planned: "+what)
 		case outcome == Applied && status != StatusFailed:
 			status = StatusFixed
-			drift = append(drift, a.Drift)
+			drift = append(drift, what)
 		case outcome == Failed || outcome == Skipped:
 			status = StatusFailed
 			drift = append(drift, a.Kind+": "+errText)
@@ -158,9 +182,10 @@ func (rep *Report) build(r *Reconciler, obs *Observed) {
 			rep.Members = append(rep.Members, mr)
 			continue
 		}
-		// Trail, retention and archive are organization-wide: a member inherits them.
+		// Trail, retention and archive are organization-wide: a member inherits their status (the
+		// detail is under Organization once, not copied into every row).
 		for _, c := range []Control{ControlTrail, ControlRetention, ControlArchive} {
-			mr.Controls[c] = rep.Organization[c]
+			mr.Controls[c] = ControlStatus{Status: rep.Organization[c].Status}
 		}
 		if !p.Trail.Organization {
 			mr.Controls[ControlTrail] = ControlStatus{StatusDrift, "the trail is not organization-wide"}
