@@ -195,6 +195,19 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	fmt.Fprintln(out)
 	fmt.Fprint(out, status.Table())
+	var jobs []struct {
+		State        string `json:"state"`
+		EventsCopied int64  `json:"eventsCopied"`
+	}
+	if err := api.do(ctx, "GET", "/v1/backfill", "", &jobs); err != nil {
+		return err
+	}
+	states, copied := map[string]int{}, int64(0)
+	for _, j := range jobs {
+		states[j.State]++
+		copied += j.EventsCopied
+	}
+	fmt.Fprintf(out, "backfill (per member on the status page): %d jobs %v, %d events copied so far\n", len(jobs), states, copied)
 	fmt.Fprintf(out, "\nstatus page: %s/  (run `go run ./scripts/demo -serve` to keep it up)\n", api.base)
 	if !status.Converged() || status.Summary.Compliant != status.Summary.Members-status.Summary.Pending {
 		return fmt.Errorf("the organization is not compliant: %d of %d members", status.Summary.Compliant, status.Summary.Members)
