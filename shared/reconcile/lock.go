@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/auditwarden/auditwarden/shared/logaudit"
 )
@@ -38,6 +39,17 @@ func (l *LocalLocker) Lock(ctx context.Context, name string) (func(), error) {
 type observeFlight struct {
 	mu   sync.Mutex
 	call *observeCall
+	// last is the newest document read or verified here; member-scoped planning may reuse it
+	// while it is young (each enrolment would otherwise spend one of Log Audit's 5 calls/s on it).
+	last   *observeCall
+	lastAt time.Time
+}
+
+// remember records a document just written and verified.
+func (f *observeFlight) remember(cfg logaudit.Config, exists bool) {
+	f.mu.Lock()
+	f.last, f.lastAt = &observeCall{cfg: cfg, exists: exists}, time.Now()
+	f.mu.Unlock()
 }
 
 type observeCall struct {
@@ -47,8 +59,13 @@ type observeCall struct {
 	err    error
 }
 
-func (f *observeFlight) do(ctx context.Context, read func(context.Context) (logaudit.Config, bool, error)) (logaudit.Config, bool, error) {
+func (f *observeFlight) do(ctx context.Context, maxAge time.Duration, read func(context.Context) (logaudit.Config, bool, error)) (logaudit.Config, bool, error) {
 	f.mu.Lock()
+	if maxAge > 0 && f.last != nil && time.Since(f.lastAt) < maxAge {
+		last := f.last
+		f.mu.Unlock()
+		return last.cfg, last.exists, nil
+	}
 	c := f.call
 	if c == nil {
 		c = &observeCall{done: make(chan struct{})}
@@ -57,6 +74,9 @@ func (f *observeFlight) do(ctx context.Context, read func(context.Context) (loga
 		c.cfg, c.exists, c.err = read(context.WithoutCancel(ctx))
 		f.mu.Lock()
 		f.call = nil
+		if c.err == nil {
+			f.last, f.lastAt = c, time.Now()
+		}
 		f.mu.Unlock()
 		close(c.done)
 	} else {

@@ -305,6 +305,7 @@ func (r *Reconciler) writeLogAudit(ctx context.Context, change LogAuditChange) e
 			return fmt.Errorf("verify log audit configuration: %w", err)
 		}
 		if ok && holds(got, change) {
+			r.laObserved.remember(got, ok)
 			return nil
 		}
 	}

@@ -15,6 +15,9 @@ import (
 	"github.com/auditwarden/auditwarden/shared/trail"
 )
 
+// memberPlanMaxAge is how old a Log Audit document the event path may plan on.
+const memberPlanMaxAge = 2 * time.Second
+
 // Scope says what a run looks at.
 type Scope struct {
 	// Member limits the run to one account (the event path); empty means the whole directory.
@@ -106,7 +109,13 @@ func (r *Reconciler) Observe(ctx context.Context, scope Scope) *Observed {
 	})
 	if p.LogAudit.Enabled {
 		part("logaudit", ControlLogAudit, "logaudit/"+p.Central.AccountID, func() error {
-			cfg, ok, err := r.laObserved.do(ctx, r.LogAudit.Observe)
+			// The event path may plan on a document read or verified in the last two seconds: apply
+			// re-reads under the lock anyway, and the next incremental run re-checks what it missed.
+			var maxAge time.Duration
+			if scope.Member != "" {
+				maxAge = memberPlanMaxAge
+			}
+			cfg, ok, err := r.laObserved.do(ctx, maxAge, r.LogAudit.Observe)
 			mu.Lock()
 			obs.LogAudit, obs.LogAuditExists = cfg, ok
 			mu.Unlock()
