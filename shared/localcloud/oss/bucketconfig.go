@@ -85,15 +85,9 @@ func (s *Server) bucketPolicy(rq *request) *apiError {
 		rq.writeEmpty(200)
 		return nil
 	}
-	_, err := s.managed(rq, kindManage, func(b *bucket) ([]byte, *apiError) {
+	return s.update(rq, 204, func(b *bucket) {
 		b.policy, b.policyDoc = nil, ""
-		return nil, nil
 	})
-	if err != nil {
-		return err
-	}
-	rq.writeEmpty(204)
-	return nil
 }
 
 type loggingXML struct {
@@ -154,15 +148,9 @@ func (s *Server) bucketLogging(rq *request) *apiError {
 		rq.writeEmpty(200)
 		return nil
 	}
-	_, err := s.managed(rq, kindManage, func(b *bucket) ([]byte, *apiError) {
+	return s.update(rq, 204, func(b *bucket) {
 		b.logging = nil
-		return nil, nil
 	})
-	if err != nil {
-		return err
-	}
-	rq.writeEmpty(204)
-	return nil
 }
 
 type encryptionXML struct {
@@ -202,25 +190,13 @@ func (s *Server) bucketEncryption(rq *request) *apiError {
 		if cfg.KMSMasterKeyID != "" {
 			rq.params["KMSMasterKeyID"] = cfg.KMSMasterKeyID
 		}
-		_, err := s.managed(rq, kindManage, func(b *bucket) ([]byte, *apiError) {
+		return s.update(rq, 200, func(b *bucket) {
 			b.encryption = cfg
-			return nil, nil
 		})
-		if err != nil {
-			return err
-		}
-		rq.writeEmpty(200)
-		return nil
 	}
-	_, err := s.managed(rq, kindManage, func(b *bucket) ([]byte, *apiError) {
+	return s.update(rq, 204, func(b *bucket) {
 		b.encryption = nil
-		return nil, nil
 	})
-	if err != nil {
-		return err
-	}
-	rq.writeEmpty(204)
-	return nil
 }
 
 func (s *Server) bucketLifecycle(rq *request) *apiError {
@@ -243,25 +219,13 @@ func (s *Server) bucketLifecycle(rq *request) *apiError {
 			return derr
 		}
 		rq.params["rules"] = len(cfg.Rules)
-		_, err := s.managed(rq, kindManage, func(b *bucket) ([]byte, *apiError) {
+		return s.update(rq, 200, func(b *bucket) {
 			b.lifecycle = cfg
-			return nil, nil
 		})
-		if err != nil {
-			return err
-		}
-		rq.writeEmpty(200)
-		return nil
 	}
-	_, err := s.managed(rq, kindManage, func(b *bucket) ([]byte, *apiError) {
+	return s.update(rq, 204, func(b *bucket) {
 		b.lifecycle = nil
-		return nil, nil
 	})
-	if err != nil {
-		return err
-	}
-	rq.writeEmpty(204)
-	return nil
 }
 
 // lifecycleXML returns the rules as sent; OSS names rules without an ID, so one is added.
@@ -304,25 +268,13 @@ func (s *Server) bucketPublicAccessBlock(rq *request) *apiError {
 			return derr
 		}
 		rq.params["blockPublicAccess"] = block
-		_, err := s.managed(rq, kindManage, func(b *bucket) ([]byte, *apiError) {
+		return s.update(rq, 200, func(b *bucket) {
 			b.blockPub = block
-			return nil, nil
 		})
-		if err != nil {
-			return err
-		}
-		rq.writeEmpty(200)
-		return nil
 	}
-	_, err := s.managed(rq, kindManage, func(b *bucket) ([]byte, *apiError) {
+	return s.update(rq, 204, func(b *bucket) {
 		b.blockPub = false
-		return nil, nil
 	})
-	if err != nil {
-		return err
-	}
-	rq.writeEmpty(204)
-	return nil
 }
 
 // accountPublicAccessBlock is the account-level switch (no bucket in the request).
@@ -354,5 +306,18 @@ func (s *Server) accountPublicAccessBlock(rq *request) *apiError {
 	delete(s.accountBlock, account)
 	s.mu.Unlock()
 	rq.writeEmpty(http.StatusNoContent)
+	return nil
+}
+
+// update changes a bucket the caller may manage and answers with an empty body.
+func (s *Server) update(rq *request, status int, change func(b *bucket)) *apiError {
+	_, err := s.managed(rq, kindManage, func(b *bucket) ([]byte, *apiError) {
+		change(b)
+		return nil, nil
+	})
+	if err != nil {
+		return err
+	}
+	rq.writeEmpty(status)
 	return nil
 }
