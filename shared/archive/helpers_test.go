@@ -1,7 +1,6 @@
 package archive_test
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -28,14 +27,7 @@ func start(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	raw, err := json.Marshal(srv.Info())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := cloud.ParseLocalcloudInfo(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := srv.CloudInfo()
 	f := &fixture{srv: srv, info: info}
 	f.s = f.session(t, info.Credentials(), info.ManagementAccountID)
 	return f

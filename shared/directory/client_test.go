@@ -2,7 +2,6 @@ package directory_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"reflect"
 	"sort"
@@ -28,14 +27,7 @@ func start(t *testing.T, opts localcloud.Options) (*localcloud.Server, *cloud.Se
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	raw, err := json.Marshal(srv.Info())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := cloud.ParseLocalcloudInfo(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := srv.CloudInfo()
 	ep, err := info.ToEndpoints()
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/auditwarden/auditwarden/shared/cloud"
 	"github.com/auditwarden/auditwarden/shared/localcloud/actiontrail"
 	"github.com/auditwarden/auditwarden/shared/localcloud/core"
 	"github.com/auditwarden/auditwarden/shared/localcloud/identity"
@@ -271,4 +272,15 @@ func deterministicAccountID(rnd *rand.Rand) string {
 		b[i] = byte('0' + rnd.Intn(10))
 	}
 	return string(b)
+}
+
+// CloudInfo is Info as the product's cloud package reads it (the AUDITWARDEN_LOCALCLOUD shape),
+// so tests and tools build sessions from it without re-encoding the startup line.
+func (s *Server) CloudInfo() cloud.LocalcloudInfo {
+	i := s.info
+	return cloud.LocalcloudInfo{
+		Region: i.Region, ManagementAccountID: i.ManagementAccountID, AccessKeyID: i.AccessKeyID, AccessKeySecret: i.AccessKeySecret,
+		Endpoints: cloud.LocalcloudEndpoints{RPC: i.Endpoints.RPC, LogAudit: i.Endpoints.LogAudit, SLS: i.Endpoints.SLS,
+			OSS: i.Endpoints.OSS, OSSTLS: i.Endpoints.OSSTLS, Control: i.Endpoints.Control},
+	}
 }

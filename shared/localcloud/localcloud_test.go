@@ -13,6 +13,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/resourcemanager"
 
+	"github.com/auditwarden/auditwarden/shared/cloud"
 	"github.com/auditwarden/auditwarden/shared/localcloud"
 )
 
@@ -241,5 +242,18 @@ func TestCommandPrintsOneJSONLine(t *testing.T) {
 	}
 	if resp.TotalCount != 51 {
 		t.Fatalf("TotalCount %d, want 51", resp.TotalCount)
+	}
+}
+
+// CloudInfo is the same line package cloud parses from the JSON localcloud prints.
+func TestCloudInfoMatchesTheStartupLine(t *testing.T) {
+	srv := start(t, localcloud.Options{})
+	raw, _ := json.Marshal(srv.Info())
+	parsed, err := cloud.ParseLocalcloudInfo(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.CloudInfo(); got != parsed {
+		t.Fatalf("CloudInfo %+v, parsed line %+v", got, parsed)
 	}
 }

@@ -59,14 +59,7 @@ func start(t *testing.T, opts localcloud.Options) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	raw, err := json.Marshal(srv.Info())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := cloud.ParseLocalcloudInfo(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := srv.CloudInfo()
 	ep, err := info.ToEndpoints()
 	if err != nil {
 		t.Fatal(err)

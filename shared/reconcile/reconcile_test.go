@@ -54,9 +54,7 @@ func newEnv(t *testing.T, opts localcloud.Options) *env {
 	}
 	t.Cleanup(func() { srv.Close() })
 	info := srv.Info()
-	ci := cloud.LocalcloudInfo{Region: info.Region, ManagementAccountID: info.ManagementAccountID, AccessKeyID: info.AccessKeyID,
-		AccessKeySecret: info.AccessKeySecret, Endpoints: cloud.LocalcloudEndpoints{RPC: info.Endpoints.RPC, LogAudit: info.Endpoints.LogAudit,
-			SLS: info.Endpoints.SLS, OSS: info.Endpoints.OSS, OSSTLS: info.Endpoints.OSSTLS, Control: info.Endpoints.Control}}
+	ci := srv.CloudInfo()
 	ep, err := ci.ToEndpoints()
 	if err != nil {
 		t.Fatal(err)
