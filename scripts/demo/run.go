@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,7 +130,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	id := created.Account.AccountId
 	if err := waitFor(ctx, 20*time.Second, func() bool {
 		_, uids := lclogaudit.Members(lc.World, info.ManagementAccountID)
-		return contains(uids, id)
+		return slices.Contains(uids, id)
 	}); err != nil {
 		return fmt.Errorf("member %s was not collected by the event path: %w", id, err)
 	}
@@ -242,15 +243,6 @@ func waitFor(ctx context.Context, limit time.Duration, cond func() bool) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 type apiClient struct {

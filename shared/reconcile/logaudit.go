@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,7 +36,7 @@ func (r *Reconciler) DesiredSwitches() map[string]string {
 			out[info.EnabledKey] = strconv.FormatBool(on)
 		}
 		for _, l := range info.Logs {
-			out["sas_"+l+"_enabled"] = strconv.FormatBool(on && contains(pr.Logs, l))
+			out["sas_"+l+"_enabled"] = strconv.FormatBool(on && slices.Contains(pr.Logs, l))
 		}
 		if on && info.TTLKey != "" && pr.TTLDays > 0 {
 			out[info.TTLKey] = strconv.Itoa(pr.TTLDays)
@@ -45,15 +46,6 @@ func (r *Reconciler) DesiredSwitches() map[string]string {
 		}
 	}
 	return out
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *Reconciler) planLogAudit(pl *Plan, findings *[]Finding, obs *Observed) {

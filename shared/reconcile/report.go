@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -141,7 +142,7 @@ func (rep *Report) controlOutcome(c Control, member string) (Status, string) {
 		}
 	}
 	for _, f := range rep.Findings {
-		if f.Control == c && (member == "" && len(f.Members) == 0 || member != "" && contains(f.Members, member)) && status == StatusOK {
+		if f.Control == c && (member == "" && len(f.Members) == 0 || member != "" && slices.Contains(f.Members, member)) && status == StatusOK {
 			status = StatusDrift
 			drift = append(drift, f.Message)
 		}
