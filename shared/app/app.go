@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 	"github.com/rs/zerolog"
 
 	"github.com/auditwarden/auditwarden/shared/cloud"
@@ -92,7 +93,7 @@ func (a *App) open(ctx context.Context, override *policy.Policy) (*invocation, e
 	if err != nil {
 		return nil, fmt.Errorf("state store: %w", err)
 	}
-	store := state.New(ossClient, a.cfg.StateBucket, a.cfg.StatePrefix, state.WithRetrier(sess.Retrier()), state.WithLogger(a.log))
+	store := a.store(sess, ossClient)
 	inv := &invocation{sess: sess, store: store, policy: override}
 	if inv.policy == nil {
 		if inv.policy, err = settings.CurrentPolicy(ctx, store, a.cfg.DeployedPolicy); err != nil {
@@ -101,6 +102,11 @@ func (a *App) open(ctx context.Context, override *policy.Policy) (*invocation, e
 	}
 	inv.rec = a.reconciler(sess, inv.policy, store)
 	return inv, nil
+}
+
+// store is the state bucket, with the session's retries and limits.
+func (a *App) store(sess *cloud.Session, client *oss.Client) *state.Store {
+	return state.New(client, a.cfg.StateBucket, a.cfg.StatePrefix, state.WithRetrier(sess.Retrier()), state.WithLogger(a.log))
 }
 
 // Setup validates and stores a policy (or uses the deployed one when doc is empty), then applies it.
@@ -128,7 +134,7 @@ func (a *App) Setup(ctx context.Context, doc []byte) (*reconcile.Report, error) 
 			return nil, fmt.Errorf("store policy: %w", err)
 		}
 	}
-	return a.run(ctx, inv, reconcile.Scope{}, false)
+	return a.run(ctx, inv, reconcile.Scope{}, nil)
 }
 
 // Plan is a dry run of the whole directory: exactly what apply would do.
@@ -147,8 +153,8 @@ func (a *App) Reconcile(ctx context.Context, mode string) (*reconcile.Report, er
 		return nil, err
 	}
 	scope := reconcile.Scope{}
+	var last runMarker
 	if mode == reconcile.ModeIncremental {
-		var last runMarker
 		_, ok, err := inv.store.Latest(ctx, streamRuns, &last)
 		if err != nil {
 			return nil, fmt.Errorf("read last run: %w", err)
@@ -162,7 +168,7 @@ func (a *App) Reconcile(ctx context.Context, mode string) (*reconcile.Report, er
 			}
 		}
 	}
-	return a.run(ctx, inv, scope, false)
+	return a.run(ctx, inv, scope, last.Collected)
 }
 
 // Member enrols one account now (POST /v1/members/{id}/enroll): it must be a directory member.
@@ -183,15 +189,6 @@ func (a *App) Member(ctx context.Context, accountID string) (*reconcile.Report, 
 	return rep, &fcevent.FieldError{Field: "id", Rule: "member", Message: "account " + accountID + " is not a member of the resource directory"}
 }
 
-// FirstDelivery reports whether an event id is seen for the first time (EventBridge may deliver twice).
-func (a *App) FirstDelivery(ctx context.Context, eventID string) (bool, error) {
-	inv, err := a.open(ctx, nil)
-	if err != nil {
-		return false, err
-	}
-	return inv.store.FirstTime(ctx, "event/"+eventID)
-}
-
 // Status is the latest stored report (the timer and setup write one per full run).
 func (a *App) Status(ctx context.Context) (*reconcile.Report, bool, error) {
 	sess, err := a.sessions(ctx)
@@ -203,8 +200,7 @@ func (a *App) Status(ctx context.Context) (*reconcile.Report, bool, error) {
 		return nil, false, err
 	}
 	var rep reconcile.Report
-	store := state.New(ossClient, a.cfg.StateBucket, a.cfg.StatePrefix, state.WithRetrier(sess.Retrier()), state.WithLogger(a.log))
-	_, ok, err := store.Latest(ctx, streamReports, &rep)
+	_, ok, err := a.store(sess, ossClient).Latest(ctx, streamReports, &rep)
 	if cloud.Classify(err) == cloud.NotFound {
 		return nil, false, nil // no state bucket before the first setup
 	}
@@ -214,29 +210,24 @@ func (a *App) Status(ctx context.Context) (*reconcile.Report, bool, error) {
 	return &rep, true, nil
 }
 
-// run applies and stores the report of whole-directory and incremental runs.
-func (a *App) run(ctx context.Context, inv *invocation, scope reconcile.Scope, dryRun bool) (*reconcile.Report, error) {
-	rep, err := inv.rec.Run(ctx, scope, dryRun)
+// run applies a whole-directory or incremental scope and stores its report and run marker.
+// collected carries the last full run's collected members through incremental runs.
+func (a *App) run(ctx context.Context, inv *invocation, scope reconcile.Scope, collected []string) (*reconcile.Report, error) {
+	rep, err := inv.rec.Run(ctx, scope, false)
 	if err != nil {
 		return nil, err
 	}
-	if dryRun || scope.Member != "" {
-		return rep, nil
-	}
+	marker := runMarker{Mode: rep.Mode, StartedAt: rep.StartedAt, Converged: rep.Converged(), Collected: collected}
 	if scope.Whole() {
 		if _, err := inv.store.Append(ctx, streamReports, rep); err != nil {
 			return rep, fmt.Errorf("store report: %w", err)
 		}
-	}
-	marker := runMarker{Mode: rep.Mode, StartedAt: rep.StartedAt, Converged: rep.Converged()}
-	if scope.Whole() {
+		marker.Collected = nil
 		for _, m := range rep.Members {
 			if st := m.Controls[reconcile.ControlLogAudit].Status; st == reconcile.StatusOK || st == reconcile.StatusFixed {
 				marker.Collected = append(marker.Collected, m.AccountID)
 			}
 		}
-	} else if last, ok := a.lastCollected(ctx, inv); ok {
-		marker.Collected = last
 	}
 	if _, err := inv.store.Append(ctx, streamRuns, marker); err != nil {
 		return rep, fmt.Errorf("store run marker: %w", err)
@@ -252,13 +243,4 @@ type runMarker struct {
 	// Collected are the members Log Audit collected after the last full run: an incremental run
 	// re-checks any of them missing from the list.
 	Collected []string `json:"collected,omitempty"`
-}
-
-func (a *App) lastCollected(ctx context.Context, inv *invocation) ([]string, bool) {
-	var last runMarker
-	_, ok, err := inv.store.Latest(ctx, streamRuns, &last)
-	if err != nil || !ok {
-		return nil, false
-	}
-	return last.Collected, true
 }
