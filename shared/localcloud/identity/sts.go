@@ -4,7 +4,6 @@ package identity
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -90,6 +89,3 @@ func identityType(p core.Principal) string {
 	}
 	return "Account"
 }
-
-// itoa keeps handlers terse where the wire wants numbers as strings.
-func itoa(n int) string { return strconv.Itoa(n) }
