@@ -1,7 +1,7 @@
 # auditwarden: every target works on a fresh machine with only Go installed.
 GO      ?= go
 PKGS    ?= ./...
-FUZZTIME ?= 3s
+FUZZTIME ?= 5000x
 
 .PHONY: build test test-short lint fuzz fuzz-long demo bench localcloud clean
 
@@ -22,12 +22,12 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-# Runs each fuzz target for FUZZTIME (make fuzz-long for a deeper run).
+# Runs each fuzz target for FUZZTIME executions (make fuzz-long for a deeper run).
 fuzz:
 	@bash scripts/fuzz.sh $(FUZZTIME)
 
 fuzz-long:
-	@bash scripts/fuzz.sh 2m
+	@bash scripts/fuzz.sh 1000000x
 
 # Starts localcloud with a seeded directory and prints its endpoints (Ctrl-C to stop).
 localcloud:
