@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,8 +31,23 @@ func TestLookupCopiesEveryMemberExactlyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(started) != len(f.members)+1 || f.q.calls != len(started) || f.q.fn != "backfill" {
-		t.Fatalf("Start: %d jobs for %d members + central, %d invocations of %q", len(started), len(f.members), f.q.calls, f.q.fn)
+	// One step per 10 accounts (the Runner's parallelism), every account in exactly one of them.
+	if len(started) != len(f.members)+1 || f.q.calls != 3 || f.q.fn != "backfill" {
+		t.Fatalf("Start: %d jobs for %d members + central, %d invocations of %q; want 3 (21 accounts, 10 a step)", len(started), len(f.members), f.q.calls, f.q.fn)
+	}
+	enqueued := map[string]int{}
+	for _, req := range f.q.peek() {
+		if len(req.Accounts) > 10 {
+			t.Errorf("a step of %d accounts; at most 10", len(req.Accounts))
+		}
+		for _, a := range req.Accounts {
+			enqueued[a]++
+		}
+	}
+	for _, a := range append([]string{f.mgmt}, f.members...) {
+		if enqueued[a] != 1 {
+			t.Errorf("account %s enqueued %d times; want once", a, enqueued[a])
+		}
 	}
 	for _, p := range started {
 		if p.State != backfill.StateQueued || p.Method != policy.MethodLookup {
@@ -169,8 +185,9 @@ func TestDeliveryJobCopiesEveryMemberExactlyOnce(t *testing.T) {
 // a page's write and its checkpoint included; the result is still every event exactly once.
 func TestKilledAtRandomPointsStillExact(t *testing.T) {
 	f := start(t, setup{
-		opts:   localcloud.Options{Members: 3, HistoryDays: 30, HistoryPerDay: 5, Seed: 13, LookupRatePerSecond: -1},
-		manual: true, method: policy.MethodLookup, days: 30,
+		// Enough pages that 50 kills fit before the accounts, sharing steps, are done.
+		opts:   localcloud.Options{Members: 3, HistoryDays: 60, HistoryPerDay: 5, Seed: 13, LookupRatePerSecond: -1},
+		manual: true, method: policy.MethodLookup, days: 60,
 	})
 	ctx := context.Background()
 	points := []string{"leased", "unparked", "looked-up", "checked", "written", "checkpointed", "reinvoke"}
@@ -228,8 +245,8 @@ func TestKilledAtRandomPointsStillExact(t *testing.T) {
 	for _, account := range append([]string{f.mgmt}, f.members...) {
 		p := progressOf(t, status, account)
 		want := f.recorded(account, p.WindowFrom, p.WindowTo)
-		if account != f.mgmt && len(want) != 30*5 {
-			t.Fatalf("member %s has %d seeded events in the window, want %d", account, len(want), 30*5)
+		if account != f.mgmt && len(want) != 60*5 {
+			t.Fatalf("member %s has %d seeded events in the window, want %d", account, len(want), 60*5)
 		}
 		if p.State != backfill.StateDone || p.EventsCopied != int64(len(want)) {
 			t.Errorf("account %s: %+v, want done with %d events", account, p, len(want))
@@ -584,5 +601,57 @@ func TestPageWriteRetried(t *testing.T) {
 	exact(t, account, f.stored(t, b.Project, b.Logstore, "")[account], want)
 	if p.State != backfill.StateDone || p.EventsCopied != int64(len(want)) || len(want) != 3*20 {
 		t.Errorf("%+v, want done with %d events", p, len(want))
+	}
+}
+
+// TestStartCostsOneStateWritePerNewAccount: Start for a whole directory lists the job streams once
+// and then costs each new account one create-only write and nothing else in the state bucket
+// (no lease, no index), so 10,000 members fit one api invocation; a second Start, racing
+// nothing, finds every job and writes nothing; Status finds them all through the same listing.
+func TestStartCostsOneStateWritePerNewAccount(t *testing.T) {
+	f := start(t, setup{
+		opts:   localcloud.Options{Members: 60, HistoryDays: 5, HistoryPerDay: 1, Seed: 17, LookupRatePerSecond: -1},
+		manual: true, method: policy.MethodLookup,
+	})
+	ctx := context.Background()
+	oss := func(action string) int64 { n, _, _ := f.srv.World.Stats.Sum("oss", action); return n }
+	puts0, lists0, gets0 := oss("PutObject"), oss("ListObjectsV2"), oss("GetObject")
+	started, err := f.runner().Start(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts := len(f.members) + 1
+	if len(started) != accounts {
+		t.Fatalf("Start made %d jobs for %d accounts", len(started), accounts)
+	}
+	puts, lists, gets := oss("PutObject")-puts0, oss("ListObjectsV2")-lists0, oss("GetObject")-gets0
+	if puts != int64(accounts) || lists != 1 || gets != 0 {
+		t.Errorf("Start for %d new accounts: %d PutObject, %d ListObjectsV2, %d GetObject; want %d, 1, 0",
+			accounts, puts, lists, gets, accounts)
+	}
+	if reqs := f.q.take(); len(reqs) != (accounts+9)/10 {
+		t.Errorf("%d step invocations for %d accounts; want one per 10", len(reqs), accounts)
+	}
+
+	puts0 = oss("PutObject")
+	again, err := f.runner().Start(ctx, nil)
+	if err != nil || len(again) != accounts {
+		t.Fatalf("second Start: %d jobs, %v", len(again), err)
+	}
+	if puts := oss("PutObject") - puts0; puts != 0 || len(f.q.take()) != 0 {
+		t.Errorf("second Start wrote %d objects and enqueued steps: jobs were duplicated", puts)
+	}
+	for i, p := range again {
+		first := started[i]
+		if p.AccountID != first.AccountID || p.State != backfill.StateQueued || !p.UpdatedAt.Equal(first.UpdatedAt) || !p.WindowTo.Equal(first.WindowTo) {
+			t.Errorf("second Start reports %+v; want the first Start's job %+v, queued", p, first)
+		}
+	}
+	status, err := f.runner().Status(ctx)
+	if err != nil || len(status) != accounts {
+		t.Fatalf("Status: %d jobs, %v", len(status), err)
+	}
+	if !slices.IsSortedFunc(status, func(a, b backfill.Progress) int { return strings.Compare(a.AccountID, b.AccountID) }) {
+		t.Error("Status is not ordered by account")
 	}
 }

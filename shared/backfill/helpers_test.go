@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sort"
 	"strconv"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,13 @@ func (q *queue) take() []backfill.StepRequest {
 	out := q.reqs
 	q.reqs = nil
 	return out
+}
+
+// peek is the requests waiting, left in place.
+func (q *queue) peek() []backfill.StepRequest {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.reqs)
 }
 
 func (q *queue) push(r backfill.StepRequest) {

@@ -33,8 +33,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,12 +54,16 @@ import (
 
 // Streams and leases in the state bucket.
 const (
-	indexStream = "backfill/index" // one entry per account that ever had a job
-	jobPrefix   = "backfill/jobs/" // + account: the job's entries
-	leasePrefix = "backfill/"      // + account: who works on the job
+	jobsParent  = "backfill/jobs" // + "/" + account: the job's entries
+	leasePrefix = "backfill/"     // + account: who works on the job
 )
 
-func jobStream(account string) string { return jobPrefix + account }
+func jobStream(account string) string { return jobsParent + "/" + account }
+
+// listJobsFrom is how many accounts make Start list the job streams once (one call per 1,000
+// accounts) instead of looking for each account's job (one call per account).
+const listJobsFrom = 20
+
 func leaseName(account string) string { return leasePrefix + account }
 
 // ErrDisabled is Start's answer when the policy turns backfill off.
@@ -403,6 +409,19 @@ func (r *Runner) Start(ctx context.Context, accounts []string) ([]Progress, erro
 	if err != nil {
 		return nil, err
 	}
+	// hasJob, when listed, says which accounts have a job, so a new account costs one create-only
+	// write and nothing else: what keeps Start for 10,000 members inside one api invocation.
+	var hasJob map[string]bool
+	if len(accounts) >= listJobsFrom {
+		streams, err := r.store.Streams(ctx, jobsParent)
+		if err != nil {
+			return nil, fmt.Errorf("backfill: listing the jobs: %w", err)
+		}
+		hasJob = make(map[string]bool, len(streams))
+		for _, s := range streams {
+			hasJob[strings.TrimPrefix(s, jobsParent+"/")] = true
+		}
+	}
 	now := r.now()
 	out := make([]Progress, len(accounts))
 	enqueue := make([]bool, len(accounts))
@@ -411,53 +430,95 @@ func (r *Runner) Start(ctx context.Context, accounts []string) ([]Progress, erro
 		idx[i] = i
 	}
 	errs := cloud.Parallel(ctx, r.o.parallel, idx, func(ctx context.Context, i int) error {
-		m, known := members[accounts[i]]
-		p, enq, err := r.startOne(ctx, accounts[i], m, known, cov, now)
+		a := accounts[i]
+		m, known := members[a]
+		lookFirst := hasJob == nil || hasJob[a]
+		p, enq, err := r.startOne(ctx, a, m, known, lookFirst, cov, now)
 		out[i], enqueue[i] = p, enq
 		return err
 	})
+	var queued []string
 	for i, a := range accounts {
-		if errs[i] == nil && enqueue[i] && a != r.p.Central.AccountID && r.p.Backfill.Method != policy.MethodLookup {
-			// Made once here rather than by every step at once; a step still ensures it.
-			if _, err := r.ensureDeliveryRole(ctx); err != nil {
-				r.log.Warn().Err(err).Str("role", r.o.roleName).Msg("backfill: the delivery role could not be ensured; steps will try again")
-			}
-			break
+		if errs[i] == nil && enqueue[i] {
+			queued = append(queued, a)
 		}
 	}
-	for i := range accounts {
-		if errs[i] == nil && enqueue[i] {
-			errs[i] = r.invoke(ctx, StepRequest{Accounts: []string{accounts[i]}})
+	if r.p.Backfill.Method != policy.MethodLookup && slices.ContainsFunc(queued, func(a string) bool { return a != r.p.Central.AccountID }) {
+		// Made once here rather than by every step at once; a step still ensures it.
+		if _, err := r.ensureDeliveryRole(ctx); err != nil {
+			r.log.Warn().Err(err).Str("role", r.o.roleName).Msg("backfill: the delivery role could not be ensured; steps will try again")
+		}
+	}
+	// One step per WithParallel accounts: a step works on that many at once, and 10,000 new jobs
+	// cost 1,000 asynchronous invocations rather than 10,000.
+	enqueueErr := map[string]error{}
+	for chunk := range slices.Chunk(queued, r.o.parallel) {
+		if err := r.invoke(ctx, StepRequest{Accounts: chunk}); err != nil {
+			for _, a := range chunk {
+				enqueueErr[a] = err
+			}
+		}
+	}
+	for i, a := range accounts {
+		if errs[i] == nil {
+			errs[i] = enqueueErr[a]
 		}
 		if errs[i] != nil {
-			errs[i] = fmt.Errorf("account %s: %w", accounts[i], errs[i])
+			errs[i] = fmt.Errorf("account %s: %w", a, errs[i])
 			if out[i].AccountID == "" {
-				out[i] = Progress{AccountID: accounts[i], Method: r.p.Backfill.Method, State: StateFailed, Error: errs[i].Error(), UpdatedAt: now}
+				out[i] = Progress{AccountID: a, Method: r.p.Backfill.Method, State: StateFailed, Error: errs[i].Error(), UpdatedAt: now}
 			}
 		}
 	}
 	return out, errors.Join(errs...)
 }
 
-func (r *Runner) startOne(ctx context.Context, account string, m directory.Member, known bool, cov coverage, now time.Time) (Progress, bool, error) {
-	// Most calls find the job finished or under way: answered from a read, nothing written.
-	var cur Job
-	_, ok, err := r.store.Latest(ctx, jobStream(account), &cur)
+// startOne creates account's job when it has none, or reports it (re-queueing it when it failed
+// or nobody worked on it for a while). lookFirst is false when a listing just showed the account
+// has no job: then the create-only write is the only call.
+func (r *Runner) startOne(ctx context.Context, account string, m directory.Member, known, lookFirst bool, cov coverage, now time.Time) (Progress, bool, error) {
+	if lookFirst {
+		// Most calls find the job finished or under way: answered from a read, nothing written.
+		var cur Job
+		_, ok, err := r.store.Latest(ctx, jobStream(account), &cur)
+		if err != nil {
+			return Progress{}, false, err
+		}
+		if ok {
+			return r.existingJob(ctx, account, cur, now)
+		}
+	}
+	j, err := r.newJob(ctx, account, m, known, cov, now)
 	if err != nil {
 		return Progress{}, false, err
 	}
-	if ok && (cur.State == StateDone || (cur.active() && now.Sub(cur.UpdatedAt) <= r.o.staleAfter)) {
+	// Create-only: of two Starts racing for one account, one job wins and the other reports it.
+	created, err := r.store.Create(ctx, jobStream(account), j)
+	if err != nil {
+		return Progress{}, false, err
+	}
+	if !created {
+		var cur Job
+		if _, ok, err := r.store.Latest(ctx, jobStream(account), &cur); err != nil || !ok {
+			return Progress{}, false, err
+		}
+		return cur.progress(r.o.slice), false, nil
+	}
+	r.log.Info().Str("account", account).Str("method", j.Method).Time("windowFrom", j.WindowFrom).Time("windowTo", j.WindowTo).
+		Str("coverage", j.Coverage).Str("state", j.State).Msg("backfill job created")
+	return j.progress(r.o.slice), j.State != StateDone, nil
+}
+
+// existingJob reports a job as it stands, or re-queues it, under its lease, when it failed or sat
+// idle longer than WithStaleAfter.
+func (r *Runner) existingJob(ctx context.Context, account string, cur Job, now time.Time) (Progress, bool, error) {
+	if cur.State == StateDone || (cur.active() && now.Sub(cur.UpdatedAt) <= r.o.staleAfter) {
 		return cur.progress(r.o.slice), false, nil
 	}
 	lease, err := r.store.Acquire(ctx, leaseName(account), newHolder("start"), r.o.leaseTTL)
 	if errors.Is(err, state.ErrLeaseHeld) {
 		// A worker holds the job: it is running; report it as it stands.
-		var j Job
-		_, ok, lerr := r.store.Latest(ctx, jobStream(account), &j)
-		if lerr != nil || !ok {
-			return Progress{}, false, lerr
-		}
-		return j.progress(r.o.slice), false, nil
+		return cur.progress(r.o.slice), false, nil
 	}
 	if err != nil {
 		return Progress{}, false, err
@@ -468,20 +529,17 @@ func (r *Runner) startOne(ctx context.Context, account string, m directory.Membe
 		}
 	}()
 	var j Job
-	_, ok, err = r.store.Latest(ctx, jobStream(account), &j) // again, under the lease
-	if err != nil {
+	if _, _, err := r.store.Latest(ctx, jobStream(account), &j); err != nil { // again, under the lease
 		return Progress{}, false, err
 	}
 	switch {
-	case ok && j.active():
+	case j.active():
 		stale := now.Sub(j.UpdatedAt) > r.o.staleAfter
 		if stale {
 			r.log.Info().Str("account", account).Time("updatedAt", j.UpdatedAt).Msg("backfill job idle too long: enqueueing it again")
 		}
 		return j.progress(r.o.slice), stale, nil
-	case ok && j.State == StateDone:
-		return j.progress(r.o.slice), false, nil
-	case ok && j.State == StateFailed:
+	case j.State == StateFailed:
 		// Retry from where it failed: the checkpoint is kept, the window too.
 		j.State, j.Error, j.Failures, j.Attempt = StateQueued, "", 0, j.Attempt+1
 		if j.Delivery != nil {
@@ -493,23 +551,30 @@ func (r *Runner) startOne(ctx context.Context, account string, m directory.Membe
 		}
 		r.log.Info().Str("account", account).Int("attempt", j.Attempt).Msg("backfill job re-queued")
 		return j.progress(r.o.slice), true, nil
+	default:
+		return j.progress(r.o.slice), false, nil
 	}
+}
+
+// newJob is account's job as Start creates it: its window from the trail's coverage and, for a
+// member, when it joined.
+func (r *Runner) newJob(ctx context.Context, account string, m directory.Member, known bool, cov coverage, now time.Time) (Job, error) {
 	var joined time.Time
 	if account != r.p.Central.AccountID {
 		if !known {
 			mm, err := directory.New(r.sess).Member(ctx, account)
 			if err != nil {
-				return Progress{}, false, err
+				return Job{}, err
 			}
 			m = mm
 		}
 		if !m.Active() {
-			return Progress{}, false, fmt.Errorf("not an active member (status %s): nothing to backfill yet", m.Status)
+			return Job{}, fmt.Errorf("not an active member (status %s): nothing to backfill yet", m.Status)
 		}
 		joined = m.JoinTime
 	}
 	from, to, why := r.window(cov, account, joined, now)
-	j = Job{
+	j := Job{
 		AccountID: account, ID: account + "-" + strconv.FormatInt(now.Unix(), 10), Method: r.p.Backfill.Method,
 		State: StateQueued, WindowFrom: from, WindowTo: to, Coverage: why, CreatedAt: now, UpdatedAt: now, Attempt: 1,
 		Parked: true,
@@ -517,26 +582,12 @@ func (r *Runner) startOne(ctx context.Context, account string, m directory.Membe
 	if r.p.Backfill.Method != policy.MethodAuto {
 		j.Using = r.p.Backfill.Method
 	}
-	empty := !from.Before(to)
-	if empty {
+	if !from.Before(to) {
 		// Covered for the whole window already: nothing to copy, and no delivery job that would
 		// only duplicate what the trail delivered.
 		j.State, j.FinishedAt = StateDone, now
 	}
-	// The index first: a duplicate index entry is harmless, a job missing from it is not.
-	if _, err := r.store.Append(ctx, indexStream, indexEntry{AccountID: account}); err != nil {
-		return Progress{}, false, err
-	}
-	if _, err := r.store.Append(ctx, jobStream(account), j); err != nil {
-		return Progress{}, false, err
-	}
-	r.log.Info().Str("account", account).Str("method", j.Method).Time("windowFrom", from).Time("windowTo", to).
-		Str("coverage", why).Str("state", j.State).Msg("backfill job created")
-	return j.progress(r.o.slice), !empty, nil
-}
-
-type indexEntry struct {
-	AccountID string `json:"accountId"`
+	return j, nil
 }
 
 func newHolder(kind string) string {
@@ -550,24 +601,13 @@ func newHolder(kind string) string {
 
 // Status is every job's progress, ordered by account.
 func (r *Runner) Status(ctx context.Context) ([]Progress, error) {
-	var accounts []string
-	seen := map[string]bool{}
-	for after := int64(0); ; {
-		entries, err := r.store.List(ctx, indexStream, after, 1000)
-		if err != nil {
-			return nil, fmt.Errorf("backfill status: %w", err)
-		}
-		for _, e := range entries {
-			var ie indexEntry
-			if e.Decode(&ie) == nil && ie.AccountID != "" && !seen[ie.AccountID] {
-				seen[ie.AccountID] = true
-				accounts = append(accounts, ie.AccountID)
-			}
-			after = e.Seq
-		}
-		if len(entries) < 1000 {
-			break
-		}
+	streams, err := r.store.Streams(ctx, jobsParent)
+	if err != nil {
+		return nil, fmt.Errorf("backfill status: %w", err)
+	}
+	accounts := make([]string, len(streams))
+	for i, s := range streams {
+		accounts[i] = strings.TrimPrefix(s, jobsParent+"/")
 	}
 	sort.Strings(accounts)
 	out := make([]Progress, len(accounts))

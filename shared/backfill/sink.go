@@ -143,17 +143,23 @@ func (s *sink) send(ctx context.Context, account string, evs []event) error {
 	for i, e := range evs {
 		logs[i] = producer.GenerateLog(uint32(e.time.Unix()), map[string]string{eventField: string(e.raw)})
 	}
-	if !s.warmed.Load() {
+	gated := !s.warmed.Load()
+	if gated {
 		s.warm.Lock()
-		defer s.warm.Unlock()
 	}
 	cb := make(pageCallback, 1)
 	if err := p.SendLogListWithCallBack(s.project, s.logstore, account, logSource, logs, cb); err != nil {
+		if gated {
+			s.warm.Unlock()
+		}
 		return &writeError{Code: "ProducerRefused", Message: err.Error(), Retryable: true}
 	}
 	select {
 	case r := <-cb:
-		s.warmed.Store(true)
+		if gated {
+			s.warmed.Store(true)
+			s.warm.Unlock()
+		}
 		if r.IsSuccessful() {
 			return nil
 		}
@@ -162,6 +168,15 @@ func (s *sink) send(ctx context.Context, account string, evs []event) error {
 		return &writeError{Code: e.Code, Message: e.Message, RequestID: e.RequestID,
 			Retryable: class.ShouldRetry() || e.Code == "" || e.Code == "ServerBusy" || e.Code == "InternalServerError"}
 	case <-ctx.Done():
+		if gated {
+			// The first page is still in flight: the next one waits for it to land (the producer
+			// answers every page, at the latest when the sink closes).
+			go func() {
+				<-cb
+				s.warmed.Store(true)
+				s.warm.Unlock()
+			}()
+		}
 		return ctx.Err()
 	}
 }

@@ -375,17 +375,22 @@ func (s *suite) backfillStartCase(ctx context.Context, n int) *Result {
 	r.absorbStats(w.srv.World.Stats.Snapshot())
 	r.WallSeconds = took.Seconds()
 	// No API floor: Start calls the rate-limited APIs a handful of times; its time goes to the
-	// state bucket, which the client paces itself (OSS, 100 calls/s per action).
+	// state bucket (one create-only write per new account), which the client paces at 100/s.
 	jobs := len(progress)
-	perAccount := took / time.Duration(max(jobs, 1))
-	at10k := perAccount * 10000
 	r.metric("jobs", float64(jobs))
 	r.metric("enqueued", float64(inv.n.Load()))
-	r.metric("msPerAccount", ms(perAccount))
+	r.metric("msPerAccount", ms(took/time.Duration(max(jobs, 1))))
 	r.metric("callsPerAccount", round2(float64(r.Calls)/float64(max(jobs, 1))))
-	r.metric("secondsAt10000", round2(at10k.Seconds()))
-	r.metric("listObjectsPerSecond", round2(float64(r.CallsByAction["oss:ListObjectsV2"])/took.Seconds()))
-	r.target("Start for 10,000 members fits the api function", "< 600 s", fmt.Sprintf("%.0f s (%.0f ms × 10,000, extrapolated)", at10k.Seconds(), ms(perAccount)), at10k < apiTimeout)
-	r.note("Start's time grows linearly with the accounts (every account costs the same state-bucket calls, at most 10 at once), so the 10,000-member figure is %d× this one", 10000/max(jobs, 1))
+	r.metric("stateWritesPerAccount", round2(float64(r.CallsByAction["oss:PutObject"])/float64(max(jobs, 1))))
+	if n >= 10000 {
+		r.target("Start for 10,000 members fits the api function", "< 600 s", fmt.Sprintf("%.0f s", took.Seconds()), took < apiTimeout)
+	} else {
+		// Start costs every new account the same one write, so its time grows linearly.
+		at10k := took / time.Duration(max(jobs, 1)) * 10000
+		r.metric("secondsAt10000", round2(at10k.Seconds()))
+		r.target("Start for 10,000 members fits the api function", "< 600 s",
+			fmt.Sprintf("%.0f s (%d accounts in %.1f s, extrapolated)", at10k.Seconds(), jobs, took.Seconds()), at10k < apiTimeout)
+	}
+	r.target("steps enqueued", "one per 10 accounts", fmt.Sprintf("%d for %d accounts", inv.n.Load(), jobs), inv.n.Load() <= int64((jobs+9)/10))
 	return r
 }

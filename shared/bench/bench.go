@@ -30,11 +30,12 @@ const (
 	CaseIncremental = "incremental"
 	CaseEvents      = "events"
 	CaseBackfill    = "backfill"
+	CaseStart       = "backfill-start"
 	CaseColdStart   = "coldstart"
 )
 
 // Cases are every case group, in the order they run.
-var Cases = []string{CaseReconcile, CaseIncremental, CaseEvents, CaseBackfill, CaseColdStart}
+var Cases = []string{CaseReconcile, CaseIncremental, CaseEvents, CaseBackfill, CaseStart, CaseColdStart}
 
 // Options shape a bench run.
 type Options struct {
@@ -178,6 +179,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.want(CaseBackfill) {
 		s.backfill(ctx)
 	}
+	if o.want(CaseStart) {
+		size := 10000
+		if o.Quick {
+			size = 1000
+		}
+		s.progress("backfill start for every member of a %d-member directory", size)
+		s.add(s.backfillStartCase(ctx, size))
+	}
 	if o.want(CaseColdStart) {
 		s.progress("cold starts of the %d function binaries", len(cfg.Functions))
 		s.add(s.coldStartCase(ctx, cfg)...)
@@ -235,10 +244,4 @@ func (s *suite) backfill(ctx context.Context) {
 	s.progress("backfill of %d accounts at once", n)
 	s.add(b.backfillCase(ctx, fmt.Sprintf("backfill/lookup/%d", n), accounts[1:n+1]))
 	b.close()
-	size := 1000
-	if s.o.Quick {
-		size = 300
-	}
-	s.progress("backfill start for every member of a %d-member directory", size)
-	s.add(s.backfillStartCase(ctx, size))
 }

@@ -589,3 +589,99 @@ func TestNamesAreChecked(t *testing.T) {
 		t.Errorf("%d OSS calls for refused names", n)
 	}
 }
+
+// TestCreateOnlyOnce: of many concurrent Creates of one stream exactly one wins, with one write
+// each; the loser's value is not stored; a Create whose answer was lost still knows it won; and
+// Create on a stream that already has entries (by Append) reports it exists.
+func TestCreateOnlyOnce(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	const writers = 12
+	var won atomic.Int64
+	winner := atomic.Int64{}
+	var wg sync.WaitGroup
+	for i := 0; i < writers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			created, err := f.store(t).Create(ctx, "jobs/x", item{Writer: i})
+			if err != nil {
+				t.Errorf("writer %d: %v", i, err)
+			}
+			if created {
+				won.Add(1)
+				winner.Store(int64(i))
+			}
+		}(i)
+	}
+	wg.Wait()
+	if won.Load() != 1 {
+		t.Fatalf("%d writers created the stream; want exactly 1", won.Load())
+	}
+	var got item
+	if seq, ok, err := f.store(t).Latest(ctx, "jobs/x", &got); seq != 1 || !ok || err != nil || int64(got.Writer) != winner.Load() {
+		t.Fatalf("Latest = %d %v %v %+v; want the winner %d's entry as seq 1", seq, ok, err, got, winner.Load())
+	}
+	if puts, _ := f.ossCalls("PutObject"); puts != writers {
+		t.Fatalf("%d PutObject calls for %d Creates; want one each", puts, writers)
+	}
+
+	f.rec.mu.Lock()
+	f.rec.loseNext = 1
+	f.rec.mu.Unlock()
+	if created, err := f.store(t).Create(ctx, "jobs/lost-answer", item{N: 1}); !created || err != nil {
+		t.Fatalf("Create whose answer was lost = %v, %v; want created", created, err)
+	}
+
+	s := f.store(t)
+	if _, err := s.Append(ctx, "jobs/appended", item{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if created, err := s.Create(ctx, "jobs/appended", item{N: 2}); created || err != nil {
+		t.Fatalf("Create on a stream with entries = %v, %v; want not created", created, err)
+	}
+	if _, err := s.Create(ctx, "lease/x", item{}); err == nil || !strings.Contains(err.Error(), "belong to the store") {
+		t.Fatalf("Create in a reserved stream: %v", err)
+	}
+}
+
+// TestStreamsListsChildren: the streams directly under a parent, across listing pages, without
+// the parent's own entries, nested streams or stray objects.
+func TestStreamsListsChildren(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	s := f.store(t)
+	var want []string
+	for i := 0; i < 1205; i++ { // more than one page of 1,000
+		name := fmt.Sprintf("jobs/%05d", i)
+		want = append(want, name)
+		if created, err := s.Create(ctx, name, item{N: i}); !created || err != nil {
+			t.Fatalf("Create %s = %v, %v", name, created, err)
+		}
+	}
+	if _, err := s.Append(ctx, "jobs", item{N: -1}); err != nil { // the parent's own entry
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "jobs/00001/nested", item{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "other/1", item{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.store(t).Streams(ctx, "jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Streams(jobs) = %d names (first %v); want %d", len(got), got[:min(3, len(got))], len(want))
+	}
+	if lists, _ := f.ossCalls("ListObjectsV2"); lists > 2+4 {
+		t.Fatalf("%d list calls; want 2 for 1,205 streams (plus the few the appends made)", lists)
+	}
+	if got, err := s.Streams(ctx, "none"); len(got) != 0 || err != nil {
+		t.Fatalf("Streams of an empty parent = %v, %v", got, err)
+	}
+	if _, err := s.Streams(ctx, "bad name"); err == nil {
+		t.Fatal("Streams accepted a bad name")
+	}
+}

@@ -340,3 +340,82 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// Create writes v as the first entry of stream, only if the stream has none: created is false
+// when its first entry already exists (whoever wrote it). It costs one create-only write, so a
+// caller that makes many streams at once need neither a lease nor a listing first.
+func (s *Store) Create(ctx context.Context, stream string, v any) (created bool, err error) {
+	if s.initErr != nil {
+		return false, s.initErr
+	}
+	if err := checkStream(stream, true); err != nil {
+		return false, err
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return false, fmt.Errorf("state: create %s: encoding the value: %w", stream, err)
+	}
+	writer := newID()
+	body, err := json.Marshal(envelope{Seq: 1, Writer: writer, Time: s.now(), Data: data})
+	if err != nil {
+		return false, fmt.Errorf("state: create %s: %w", stream, err)
+	}
+	key := s.key(stream, 1)
+	attempts, err := s.put(ctx, key, body)
+	switch {
+	case err == nil:
+	case !isExists(err):
+		return false, fmt.Errorf("state: create %s: %w", stream, err)
+	case attempts > 1:
+		// A retried write may have been ours, its answer lost.
+		mine, werr := s.writtenBy(ctx, key, writer)
+		if werr != nil {
+			return false, fmt.Errorf("state: create %s: checking a retried write: %w", stream, werr)
+		}
+		if !mine {
+			return false, nil
+		}
+	default:
+		return false, nil
+	}
+	s.advance(stream, 1)
+	return true, nil
+}
+
+// Streams names the streams directly under parent (parent + "/" + name), in order: how a caller
+// enumerates its streams without keeping an index of them. It costs one list call per 1,000.
+func (s *Store) Streams(ctx context.Context, parent string) ([]string, error) {
+	if s.initErr != nil {
+		return nil, s.initErr
+	}
+	if err := checkStream(parent, false); err != nil {
+		return nil, err
+	}
+	dir := s.streamDir(parent)
+	opts := []oss.Option{oss.Prefix(dir), oss.Delimiter("/"), oss.MaxKeys(listPage), oss.WithContext(ctx)}
+	var names []string
+	for token := ""; ; {
+		page := opts
+		if token != "" {
+			page = append(page[:len(page):len(page)], oss.ContinuationToken(token))
+		}
+		var res oss.ListObjectsResultV2
+		if err := s.o.do(ctx, "oss:ListObjectsV2", func() error {
+			var e error
+			res, e = s.bucket.ListObjectsV2(page...)
+			return e
+		}); err != nil {
+			return nil, fmt.Errorf("state: listing the streams under %s: %w", parent, err)
+		}
+		for _, p := range res.CommonPrefixes {
+			name := strings.TrimSuffix(strings.TrimPrefix(p, dir), "/")
+			if checkName("stream", name) == nil && !strings.Contains(name, "/") {
+				names = append(names, parent+"/"+name)
+			}
+		}
+		if !res.IsTruncated || res.NextContinuationToken == "" {
+			return names, nil
+		}
+		token = res.NextContinuationToken
+	}
+}
