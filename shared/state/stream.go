@@ -238,17 +238,8 @@ func (s *Store) seqsAfter(ctx context.Context, stream string, after int64, max i
 	}
 	token := ""
 	for {
-		page := opts
-		page = append(page[:len(page):len(page)], oss.MaxKeys(min(max-len(seqs), listPage)))
-		if token != "" {
-			page = append(page, oss.ContinuationToken(token))
-		}
-		var res oss.ListObjectsResultV2
-		if err := s.o.do(ctx, "oss:ListObjectsV2", func() error {
-			var e error
-			res, e = s.bucket.ListObjectsV2(page...)
-			return e
-		}); err != nil {
+		res, err := s.listPage(ctx, token, append(opts[:len(opts):len(opts)], oss.MaxKeys(min(max-len(seqs), listPage))))
+		if err != nil {
 			return nil, false, fmt.Errorf("listing %s: %w", s.streamDir(stream), err)
 		}
 		// Other keys (nested streams come back as common prefixes) are skipped.
@@ -395,16 +386,8 @@ func (s *Store) Streams(ctx context.Context, parent string) ([]string, error) {
 	opts := []oss.Option{oss.Prefix(dir), oss.Delimiter("/"), oss.MaxKeys(listPage), oss.WithContext(ctx)}
 	var names []string
 	for token := ""; ; {
-		page := opts
-		if token != "" {
-			page = append(page[:len(page):len(page)], oss.ContinuationToken(token))
-		}
-		var res oss.ListObjectsResultV2
-		if err := s.o.do(ctx, "oss:ListObjectsV2", func() error {
-			var e error
-			res, e = s.bucket.ListObjectsV2(page...)
-			return e
-		}); err != nil {
+		res, err := s.listPage(ctx, token, opts)
+		if err != nil {
 			return nil, fmt.Errorf("state: listing the streams under %s: %w", parent, err)
 		}
 		for _, p := range res.CommonPrefixes {
@@ -418,4 +401,18 @@ func (s *Store) Streams(ctx context.Context, parent string) ([]string, error) {
 		}
 		token = res.NextContinuationToken
 	}
+}
+
+// listPage is one ListObjectsV2 call with opts, continuing after token when it is set.
+func (s *Store) listPage(ctx context.Context, token string, opts []oss.Option) (oss.ListObjectsResultV2, error) {
+	if token != "" {
+		opts = append(opts[:len(opts):len(opts)], oss.ContinuationToken(token))
+	}
+	var res oss.ListObjectsResultV2
+	err := s.o.do(ctx, "oss:ListObjectsV2", func() error {
+		var e error
+		res, e = s.bucket.ListObjectsV2(opts...)
+		return e
+	})
+	return res, err
 }
