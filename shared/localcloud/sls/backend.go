@@ -173,9 +173,7 @@ func (s *Server) ServiceWrite(project, logstore, topic, source string, logs []co
 		g.logs = append(g.logs, entry{time: t, timeNs: uint32(t.Nanosecond()), hasNs: t.Nanosecond() != 0,
 			contents: append([][2]string(nil), l.Contents...), seq: ls.seq})
 	}
-	sh.groups = append(sh.groups, g)
-	ls.version++
-	ls.purge(now)
+	ls.store(sh, g, now)
 	return nil
 }
 

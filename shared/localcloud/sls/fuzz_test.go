@@ -254,3 +254,36 @@ func FuzzValidateIndex(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScopeOf: a search scopeOf narrows must mean what it says for any query that parses:
+// scopeAll matches every log, and under scopeTopic a log matches exactly when its topic alone
+// does, whatever else the log holds.
+func FuzzScopeOf(f *testing.F) {
+	for _, q := range []string{"", "*", `__topic__: "123"`, "__topic__: a | select count(*) as n", `__topic__: "a b"`,
+		"__topic__: a and b", `__topic__: ""`, "__topic__: a*", " * | select 1"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		sq, err := parseQuery(q)
+		scope := scopeOf(q)
+		if err != nil || scope == scopeFields {
+			return
+		}
+		// Topics to try: fixed ones and every word of the query, so the matching topic is among them.
+		topics := []string{"", "a", "a b", "A", "123", q}
+		topics = append(topics, strings.FieldsFunc(q, func(r rune) bool { return r == '"' || r == ':' || r == ' ' || r == '|' })...)
+		for _, topic := range topics {
+			for _, other := range []string{"", "a", topic} {
+				fields := map[string]string{"__topic__": topic, "__source__": other, "__time__": "1", "a": other, "status": "500", other: topic}
+				fields["__topic__"] = topic
+				got := sq.Match(fields)
+				switch {
+				case scope == scopeAll && !got:
+					t.Fatalf("scopeOf(%q) = all, but it does not match %v", q, fields)
+				case scope == scopeTopic && got != sq.Match(topicFields(topic)):
+					t.Fatalf("scopeOf(%q) = topic, but matching %v (%v) differs from its topic alone", q, fields, got)
+				}
+			}
+		}
+	})
+}

@@ -2,6 +2,7 @@ package sls
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,21 +92,19 @@ func (c *call) runLogs(name string, req logsRequest) (*logsResult, error) {
 	res := &logsResult{hasSQL: q.Analytic()}
 	res.where, res.agg = splitQuery(req.Query)
 
-	var matched []map[string]string
-	processed, err := c.scan(name, from, to, req.Topic, func(r ref) {
-		f := r.fields()
-		// An analytic query filters its rows itself (Analyze applies the search part).
-		if res.hasSQL || q.Match(f) {
-			matched = append(matched, f)
-		}
-	})
+	sel, err := c.scan(name, from, to, req.Topic, q, scopeOf(req.Query))
 	if err != nil {
 		return nil, err
 	}
-	res.processed = processed
+	res.processed = sel.processed
 
 	if res.hasSQL {
-		cols, out, aerr := q.Analyze(matched)
+		// An analytic query filters its rows itself (Analyze applies the search part).
+		rows := make([]map[string]string, len(sel.refs))
+		for i, r := range sel.refs {
+			rows[i] = r.fields()
+		}
+		cols, out, aerr := q.Analyze(rows)
 		if aerr != nil {
 			return nil, errParam("%v", aerr)
 		}
@@ -114,12 +113,30 @@ func (c *call) runLogs(name string, req logsRequest) (*logsResult, error) {
 			res.rows = []map[string]string{}
 		}
 	} else {
-		if req.Reverse {
-			for i, j := 0, len(matched)-1; i < j; i, j = i+1, j-1 {
-				matched[i], matched[j] = matched[j], matched[i]
+		matched, fields := sel.refs, []map[string]string(nil)
+		if !sel.matched {
+			matched = nil
+			for _, r := range sel.refs {
+				if f := r.fields(); q.Match(f) {
+					matched, fields = append(matched, r), append(fields, f)
+				}
 			}
 		}
-		res.rows = page(matched, int(min(req.Offset, int64(len(matched)))), int(line))
+		if req.Reverse {
+			slices.Reverse(matched)
+			slices.Reverse(fields)
+		}
+		// Only the page's logs are shown, so only theirs need their fields built.
+		lo := int(min(req.Offset, int64(len(matched))))
+		hi := lo + min(int(line), len(matched)-lo)
+		res.rows = make([]map[string]string, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			if fields != nil {
+				res.rows = append(res.rows, fields[i])
+			} else {
+				res.rows = append(res.rows, matched[i].fields())
+			}
+		}
 		seen := map[string]bool{}
 		for _, r := range res.rows {
 			for k := range r {
@@ -135,26 +152,67 @@ func (c *call) runLogs(name string, req logsRequest) (*logsResult, error) {
 	return res, nil
 }
 
-// scan visits the live logs of a queryable Logstore with from <= time < to (and the topic, when
-// given) in time order, under the read lock; it returns how many logs the range held.
-func (c *call) scan(name string, from, to time.Time, topic string, visit func(ref)) (int64, *apiError) {
+// selection is what a read gets of a Logstore: the live logs of its time range it must look at,
+// in time order, and how many live logs the range held.
+type selection struct {
+	refs      []ref
+	processed int64
+	// matched: every ref is known to match the search part, which then need not run per log.
+	matched bool
+}
+
+// scan selects the live logs of a queryable Logstore with from <= time < to (and the topic, when
+// given) under the read lock. A search whose scope is the topic alone is decided once per stored
+// topic instead of once per log, and only the matching topics' logs are read; the refs are
+// copied out, so they stay valid after the lock is released (stored logs never change).
+func (c *call) scan(name string, from, to time.Time, topic string, q searchQuery, scope searchScope) (selection, *apiError) {
 	c.s.mu.RLock()
 	defer c.s.mu.RUnlock()
 	_, ls, err := c.logstoreLocked(name)
 	if err != nil {
-		return 0, err
+		return selection{}, err
 	}
 	if err := c.indexMissing(ls); err != nil {
-		return 0, err
+		return selection{}, err
 	}
-	refs := ls.collect(from, to, c.now)
-	for _, r := range refs {
-		if topic == "" || r.g.topic == topic {
-			visit(r)
+	all := ls.order.live(ls, from, to, c.now)
+	sel := selection{processed: int64(all.len()), matched: scope == scopeAll}
+	var topics []*logOrder
+	switch {
+	case topic != "":
+		// The topic parameter keeps one topic: read its order alone.
+		if t := ls.topics[topic]; t != nil && (scope != scopeTopic || q.Match(topicFields(topic))) {
+			topics = []*logOrder{t}
 		}
+		sel.matched = sel.matched || scope == scopeTopic
+	case scope == scopeTopic && len(ls.topics) <= all.len():
+		// Deciding the search per topic costs one match per stored topic: worth it unless the
+		// range holds fewer logs than the Logstore has topics.
+		sel.matched = true
+		for tp, t := range ls.topics {
+			if q.Match(topicFields(tp)) {
+				topics = append(topics, t)
+			}
+		}
+		if len(topics) == len(ls.topics) {
+			sel.refs = all.appendTo(make([]ref, 0, all.len()))
+			return sel, nil
+		}
+	default:
+		sel.refs = all.appendTo(make([]ref, 0, all.len()))
+		return sel, nil
 	}
-	return int64(len(refs)), nil
+	for _, t := range topics {
+		sel.refs = t.live(ls, from, to, c.now).appendTo(sel.refs)
+	}
+	if len(topics) > 1 {
+		slices.SortFunc(sel.refs, func(a, b ref) int { return compareRefs(&a, &b) })
+	}
+	return sel, nil
 }
+
+// topicFields is all a topic-scoped search reads of a log.
+func topicFields(topic string) map[string]string { return map[string]string{"__topic__": topic} }
 
 // getLogsV3 is POST /logstores/{ls}/logs, the form every current SDK uses: meta and data in the body.
 func (c *call) getLogsV3() error {
@@ -324,13 +382,15 @@ func (c *call) getHistograms() error {
 	}
 	topic := c.query.Get("topic")
 	var total int64
-	if _, err := c.scan(c.segs[1], fromT, toT, topic, func(r ref) {
-		if q.Match(r.fields()) {
+	sel, err := c.scan(c.segs[1], fromT, toT, topic, q, scopeOf(c.query.Get("query")))
+	if err != nil {
+		return err
+	}
+	for _, r := range sel.refs {
+		if sel.matched || q.Match(r.fields()) {
 			buckets[(r.e.time.Unix()-from)/width].Count++
 			total++
 		}
-	}); err != nil {
-		return err
 	}
 	return c.json(buckets, "X-Log-Progress", "Complete", "X-Log-Count", strconv.FormatInt(total, 10))
 }

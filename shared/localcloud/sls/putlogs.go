@@ -210,8 +210,6 @@ func (c *call) putLogs() error {
 		}
 		g.logs = append(g.logs, e)
 	}
-	sh.groups = append(sh.groups, g)
-	ls.version++
-	ls.purge(c.now)
+	ls.store(sh, g, c.now)
 	return nil
 }

@@ -3,10 +3,8 @@ package sls
 import (
 	"fmt"
 	"math/big"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -65,12 +63,10 @@ type logstore struct {
 	consumerGroups map[string]*consumerGroup
 	lastPurge      time.Time
 
-	// version counts changes to the stored logs (writes hold Server.mu exclusively); readers,
-	// holding it shared, reuse the time-sorted view while the version is unchanged.
-	version   int64
-	viewMu    sync.Mutex
-	view      []ref
-	viewBuilt int64
+	// order is every stored log by time and then arrival; topics is the same per topic, so a
+	// search on one topic reads only its logs. Both change with the groups (store, purge).
+	order  logOrder
+	topics map[string]*logOrder
 }
 
 type shard struct {
@@ -111,6 +107,7 @@ func (ls *logstore) purge(now time.Time) {
 		return
 	}
 	ls.lastPurge = now
+	var gone map[*logGroup]bool
 	for _, sh := range ls.shards {
 		drop := 0
 		for _, g := range sh.groups {
@@ -120,11 +117,52 @@ func (ls *logstore) purge(now time.Time) {
 			drop++
 		}
 		if drop > 0 {
+			if gone == nil {
+				gone = map[*logGroup]bool{}
+			}
+			for _, g := range sh.groups[:drop] {
+				gone[g] = true
+			}
 			sh.groups = append([]*logGroup(nil), sh.groups[drop:]...)
 			sh.base += int64(drop)
-			ls.version++
 		}
 	}
+	if gone == nil {
+		return
+	}
+	// Every dropped log is past retention, so all lie before the first live log of each order.
+	live := func(r *ref) bool { return !ls.expired(r.e.time, now) }
+	ls.order.remove(gone, live)
+	topics := map[string]bool{}
+	for g := range gone {
+		topics[g.topic] = true
+	}
+	for topic := range topics {
+		t := ls.topics[topic]
+		if t.remove(gone, live); t.n == 0 {
+			delete(ls.topics, topic)
+		}
+	}
+}
+
+// store appends a log group to a shard and adds its logs to the orders, then purges. Caller
+// holds Server.mu exclusively.
+func (ls *logstore) store(sh *shard, g *logGroup, now time.Time) {
+	sh.groups = append(sh.groups, g)
+	t := ls.topics[g.topic]
+	if t == nil {
+		if ls.topics == nil {
+			ls.topics = map[string]*logOrder{}
+		}
+		t = &logOrder{}
+		ls.topics[g.topic] = t
+	}
+	for i := range g.logs {
+		r := ref{g: g, e: &g.logs[i], shard: sh.id}
+		ls.order.insert(r)
+		t.insert(r)
+	}
+	ls.purge(now)
 }
 
 func (g *logGroup) allExpired(ls *logstore, now time.Time) bool {
@@ -289,48 +327,9 @@ func (r ref) fields() map[string]string {
 	return fieldsOf(r.e.time, r.g.topic, r.g.source, r.g.tags, r.e.contents, r.e.hasNs)
 }
 
-// sortedView is every stored log ordered by time and then arrival, rebuilt only after the
-// logs changed. Caller holds Server.mu (shared or exclusive).
-func (ls *logstore) sortedView() []ref {
-	ls.viewMu.Lock()
-	defer ls.viewMu.Unlock()
-	if ls.view != nil && ls.viewBuilt == ls.version {
-		return ls.view
-	}
-	view := make([]ref, 0, len(ls.view)+16)
-	for _, sh := range ls.shards {
-		for _, g := range sh.groups {
-			for i := range g.logs {
-				view = append(view, ref{g: g, e: &g.logs[i], shard: sh.id})
-			}
-		}
-	}
-	sort.SliceStable(view, func(i, j int) bool {
-		if !view[i].e.time.Equal(view[j].e.time) {
-			return view[i].e.time.Before(view[j].e.time)
-		}
-		return view[i].e.seq < view[j].e.seq
-	})
-	ls.view, ls.viewBuilt = view, ls.version
-	return view
-}
-
 // collect returns the live logs with from <= time < to (zero times mean unbounded), ordered by
 // time and then arrival. Caller holds Server.mu.
 func (ls *logstore) collect(from, to, now time.Time) []ref {
-	view := ls.sortedView()
-	lo, hi := 0, len(view)
-	if !from.IsZero() {
-		lo = sort.Search(len(view), func(i int) bool { return !view[i].e.time.Before(from) })
-	}
-	if !to.IsZero() {
-		hi = sort.Search(len(view), func(i int) bool { return !view[i].e.time.Before(to) })
-	}
-	var out []ref
-	for _, r := range view[lo:max(lo, hi)] {
-		if !ls.expired(r.e.time, now) {
-			out = append(out, r)
-		}
-	}
-	return out
+	sp := ls.order.live(ls, from, to, now)
+	return sp.appendTo(make([]ref, 0, sp.len()))
 }
