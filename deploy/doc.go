@@ -19,8 +19,10 @@
 //   - Log Audit: the app resource acs:log:*:*:app/audit.
 //   - sts:AssumeRole only into ResourceDirectoryAccountAccessRole (cloud.DefaultMemberRole),
 //     listed in both the lowercase form RAM shows role ARNs in and the role's own spelling.
-//   - RAM, for the backfill's delivery role: ram:GetRole and ram:AttachPolicyToRole only on the
-//     role AuditWardenBackfillDelivery (both spellings) and the system policy AliyunLogFullAccess,
+//   - RAM, for the delivery role that members' ActionTrail assumes to write into the central
+//     account (backfill trails and memberTrails): ram:GetRole and ram:AttachPolicyToRole only on
+//     the role AuditWardenBackfillDelivery (both spellings) and the system policies
+//     AliyunLogFullAccess (SLS destination) and AliyunOSSFullAccess (OSS destination),
 //     so the function role cannot attach a policy to any other role (itself included);
 //     ram:CreateRole on role/*, the resource RAM's authorization table gives CreateRole.
 //   - fc:InvokeFunction only on the function named backfill (AUDITWARDEN_BACKFILL_FUNCTION).

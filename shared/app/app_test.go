@@ -273,6 +273,11 @@ func TestStatusPageInHeadlessChromium(t *testing.T) {
 			t.Errorf("member %s has no row", m.AccountID)
 		}
 	}
+	for _, c := range []string{"trail", "logaudit", "retention", "archive", "memberTrail", "backfill"} {
+		if !strings.Contains(dom, "<th>"+c+"</th>") {
+			t.Errorf("the coverage table has no %s column", c)
+		}
+	}
 	if !strings.Contains(dom, `id="compliant">5 compliant`) {
 		t.Errorf("summary does not show 5 compliant members (6 seeded, 1 pending)")
 	}

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/ram"
 
 	"github.com/auditwarden/auditwarden/shared/cloud"
 	"github.com/auditwarden/auditwarden/shared/logstore"
@@ -33,9 +30,6 @@ var fallbackCodes = map[string]string{
 // codeDeliveryJobRunning is ActionTrail's answer to a second concurrent job (localcloud's code;
 // the real one is UNVERIFIED).
 const codeDeliveryJobRunning = "DeliveryHistoryJobRunningException"
-
-// actionTrailService is the principal the delivery role trusts.
-const actionTrailService = "actiontrail.aliyuncs.com"
 
 // runDelivery drives the delivery-job method. fallback is non-empty when the account cannot use
 // it and the policy lets auto fall back to lookup.
@@ -296,8 +290,9 @@ func (t *task) fallBack(ctx context.Context, reason string) error {
 }
 
 // ensureDeliveryRole makes the central account's role that members' ActionTrail assumes to
-// write into the central project: it must trust actiontrail.aliyuncs.com. An existing role of
-// that name that does not is an error, not something to rewrite.
+// write into the central project (trail.EnsureDeliveryRole; the member trails of reconcile share
+// it). An existing role of that name that does not trust ActionTrail fails the job: retrying
+// cannot fix it.
 func (r *Runner) ensureDeliveryRole(ctx context.Context) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -308,70 +303,12 @@ func (r *Runner) ensureDeliveryRole(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	rc, err := cs.RAM()
+	arn, err := trail.EnsureDeliveryRole(ctx, cs, r.o.roleName, r.o.rolePolicy)
+	if errors.Is(err, trail.ErrRoleNotTrusted) {
+		return "", permanentf("%v", err)
+	}
 	if err != nil {
 		return "", err
-	}
-	name := r.o.roleName
-	arn := trail.RoleARN(r.p.Central.AccountID, name)
-	get := func() (*ram.GetRoleResponse, error) {
-		req := ram.CreateGetRoleRequest()
-		req.RoleName = name
-		var resp *ram.GetRoleResponse
-		err := cs.Do(ctx, "ram:GetRole", func() error {
-			var e error
-			resp, e = rc.GetRole(req)
-			return e
-		})
-		return resp, err
-	}
-	resp, err := get()
-	if cloud.Classify(err) == cloud.NotFound {
-		create := ram.CreateCreateRoleRequest()
-		create.RoleName = name
-		create.Description = "auditwarden: lets members' ActionTrail deliver backfilled events into the central SLS project"
-		create.AssumeRolePolicyDocument = `{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["` + actionTrailService + `"]}}],"Version":"1"}`
-		err = cs.Do(ctx, "ram:CreateRole", func() error {
-			_, e := rc.CreateRole(create)
-			return e
-		})
-		if err != nil && cloud.Classify(err) != cloud.Conflict {
-			return "", fmt.Errorf("delivery role %s: CreateRole: %w", name, err)
-		}
-		resp, err = get() // verify, also after a concurrent create
-	}
-	if err != nil {
-		return "", fmt.Errorf("delivery role %s: GetRole: %w", name, err)
-	}
-	if !strings.Contains(resp.Role.AssumeRolePolicyDocument, actionTrailService) {
-		return "", permanentf("delivery role %s exists but does not trust %s; fix its trust policy or choose another role name", name, actionTrailService)
-	}
-	// Attach the policy unless it is there: a converged role costs reads only.
-	list := ram.CreateListPoliciesForRoleRequest()
-	list.RoleName = name
-	var policies *ram.ListPoliciesForRoleResponse
-	err = cs.Do(ctx, "ram:ListPoliciesForRole", func() error {
-		var e error
-		policies, e = rc.ListPoliciesForRole(list)
-		return e
-	})
-	if err != nil {
-		return "", fmt.Errorf("delivery role %s: ListPoliciesForRole: %w", name, err)
-	}
-	for _, p := range policies.Policies.Policy {
-		if p.PolicyName == r.o.rolePolicy && p.PolicyType == "System" {
-			r.roleARN = arn
-			return arn, nil
-		}
-	}
-	attach := ram.CreateAttachPolicyToRoleRequest()
-	attach.PolicyType, attach.PolicyName, attach.RoleName = "System", r.o.rolePolicy, name
-	err = cs.Do(ctx, "ram:AttachPolicyToRole", func() error {
-		_, e := rc.AttachPolicyToRole(attach)
-		return e
-	})
-	if err != nil && cloud.Classify(err) != cloud.Conflict {
-		return "", fmt.Errorf("delivery role %s: AttachPolicyToRole %s: %w", name, r.o.rolePolicy, err)
 	}
 	r.roleARN = arn
 	return arn, nil

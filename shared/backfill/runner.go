@@ -249,8 +249,8 @@ func defaults() options {
 		staleAfter:   15 * time.Minute,
 		jobAttempts:  5,
 		maxFailures:  8,
-		roleName:     "AuditWardenBackfillDelivery",
-		rolePolicy:   "AliyunLogFullAccess",
+		roleName:     trail.DeliveryRoleName,
+		rolePolicy:   trail.PolicyLogWrite,
 		writeBackoff: time.Second,
 	}
 }

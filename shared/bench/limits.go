@@ -18,8 +18,9 @@ type RateLimit struct {
 	API       string  `json:"api"`
 	PerSecond float64 `json:"perSecond"`
 	Burst     int     `json:"burst"` // the client's burst; localcloud allows one call more (see ServerRateLimits)
-	// PerAccount: the client keeps one bucket per account (LookupEvents). localcloud always counts
-	// per caller account, as the cloud does; the client's shared bucket is the stricter of the two.
+	// PerAccount: the client keeps one bucket per account (ActionTrail, whose trail client keys
+	// each action by the account it acts in, and LookupEvents). localcloud always counts per caller
+	// account, as the cloud does; elsewhere the client's shared bucket is the stricter of the two.
 	PerAccount bool `json:"perAccount,omitempty"`
 	// Enforced: localcloud answers Throttling.User beyond the rate. SLS and OSS are only paced by
 	// the client (their real limits are per shard throughput and thousands of requests a second).
@@ -30,7 +31,7 @@ type RateLimit struct {
 // so the function binaries, which use the defaults, pace exactly as localcloud enforces.
 var Limits = []RateLimit{
 	{Name: "Resource Manager", Product: "ResourceManager", API: "resourcemanager", PerSecond: 20, Burst: 20, Enforced: true},
-	{Name: "ActionTrail", Product: "Actiontrail", API: "actiontrail", PerSecond: 20, Burst: 20, Enforced: true},
+	{Name: "ActionTrail", Product: "Actiontrail", API: "actiontrail", PerSecond: 20, Burst: 20, PerAccount: true, Enforced: true},
 	{Name: "ActionTrail LookupEvents", Product: "Actiontrail", Action: "LookupEvents", API: "actiontrail:LookupEvents", PerSecond: 2, Burst: 1, PerAccount: true, Enforced: true},
 	{Name: "STS", Product: "Sts", API: "sts", PerSecond: 50, Burst: 50, Enforced: true},
 	{Name: "RAM", Product: "Ram", API: "ram", PerSecond: 20, Burst: 20, Enforced: true},

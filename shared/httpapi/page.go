@@ -57,7 +57,7 @@ th{background:#f3f5f9} .ok,.fixed{background:#e5f6ea} .drift,.failed,.unknown{ba
 {{range $c, $s := .Organization}}<tr><td>{{$c}}</td><td class="{{$s.Status}}">{{$s.Status}}</td><td>{{$s.Detail}}</td></tr>{{end}}
 </table>
 <h2>Members × controls</h2>
-<table id="coverage"><thead><tr><th>member</th><th>name</th><th>state</th><th>trail</th><th>logaudit</th><th>retention</th><th>archive</th><th>backfill</th></tr></thead><tbody>
+<table id="coverage"><thead><tr><th>member</th><th>name</th><th>state</th>{{range $.Controls}}<th>{{.}}</th>{{end}}<th>backfill</th></tr></thead><tbody>
 {{range .Members}}<tr data-account="{{.AccountID}}"><td>{{.AccountID}}</td><td>{{.DisplayName}}</td><td>{{.Status}}</td>
 {{$m := .}}{{range $c := $.Controls}}{{$s := status $m $c}}<td class="{{$s.Status}}" title="{{$s.Detail}}">{{$s.Status}}</td>{{end}}{{$b := backfillCell $.Jobs $m}}<td class="{{$b.Status}}" title="{{$b.Detail}}">{{$b.Status}}</td></tr>
 {{end}}</tbody></table>
@@ -88,7 +88,7 @@ func (a *api) statusPage(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	data := pageData{Controls: []string{"trail", "logaudit", "retention", "archive"}, Jobs: map[string]backfill.Progress{}}
+	data := pageData{Controls: []string{"trail", "logaudit", "retention", "archive", "memberTrail"}, Jobs: map[string]backfill.Progress{}}
 	if ok {
 		data.Report = rep
 	}

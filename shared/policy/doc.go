@@ -39,6 +39,9 @@
 //	innerActionTrail: enabled [false], name [auditwarden-inner], project [sls project], ttlDays [365]
 //	memberTrails: enabled [false], nameTemplate [auditwarden-{accountId}], eventRW [All],
 //	              trailRegion [All], destination [sls]|oss
+//	              a single-account trail in every active member (not the central account,
+//	              which holds the multi-account trail), delivering to the central project or
+//	              bucket through a central role ActionTrail assumes
 //	backfill: enabled [true], method [auto]|delivery-job|lookup, days 1..90 [90],
 //	          project [sls project], region, logstore [auditwarden_backfill], ttlDays [365],
 //	          trailName [auditwarden-backfill]
@@ -57,6 +60,10 @@
 //   - members: all leaves membership to Log Audit, which cannot exclude anyone;
 //     include/exclude need members: custom. Exclude wins over include; a folder
 //     covers its descendants; an empty include selects nobody (a CIS 2.3 finding).
+//   - memberTrails are made in each member through its access role and kept logging like
+//     the multi-account trail; pending or unreachable members are retried by the next run;
+//     a member that leaves keeps its trail. Delivering to SLS gives every member trail its
+//     own Logstore actiontrail_<name> in the central project, held to destinations.sls.ttlDays.
 //   - Data is never deleted: offboarding.keepData cannot be false; retention is
 //     governed by TTLs, WORM and the lifecycle alone.
 //   - WORM retention defaults to off because a locked policy is irreversible.

@@ -21,6 +21,8 @@ const (
 	ControlRetention Control = "retention" // CIS 2.23: Logstore retention >= 365 days, indexed
 	ControlArchive   Control = "archive"   // CIS 2.2/5.1/5.3/5.4/5.8: the archive bucket hardened
 	ControlBackfill  Control = "backfill"  // the 90 days before coverage copied
+	// ControlMemberTrail is policy memberTrails: each active member's own single-account trail.
+	ControlMemberTrail Control = "memberTrail"
 )
 
 // Action is one change the plan makes, with the drift that caused it.

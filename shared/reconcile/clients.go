@@ -56,3 +56,15 @@ type LogAudit interface {
 type Locker interface {
 	Lock(ctx context.Context, name string) (unlock func(), err error)
 }
+
+// MemberTrails reaches the members' own single-account trails (through the role ForAccount
+// assumes, its credentials cached) and the central role their ActionTrail delivers with.
+type MemberTrails interface {
+	// In returns the trails of a member. A member whose role STS refuses gives an error
+	// wrapping *cloud.AssumeRoleError: it is unreachable, not a broken run.
+	In(ctx context.Context, accountID string) (Trails, error)
+	// ObserveDeliveryRole reads the central delivery role.
+	ObserveDeliveryRole(ctx context.Context, name string) (trail.RoleState, error)
+	// EnsureDeliveryRole makes the central delivery role with systemPolicies attached; its ARN.
+	EnsureDeliveryRole(ctx context.Context, name string, systemPolicies []string) (string, error)
+}

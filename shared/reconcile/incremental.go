@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +31,11 @@ var organizationEvents = []string{
 	"UpdateLogStore", "DeleteLogStore", "UpdateIndex", "DeleteIndex", "DeleteProject",
 }
 
+// trailEvents change a trail. The organization trail is re-read by every run; a member's own
+// trail only when the member is in scope, so records of these naming a member trail bring the
+// member into the run (memberTrails.enabled only: otherwise the query is unchanged).
+var trailEvents = []string{"StopLogging", "DeleteTrail", "UpdateTrail"}
+
 // ChangedSince is incremental mode's observation of what to look at: the members named by
 // membership records and the organization resources touched by tampering records in the trail's
 // own Logstore since the last run, plus any member that was collected then (known) and is missing
@@ -40,6 +46,9 @@ func (r *Reconciler) ChangedSince(ctx context.Context, since time.Time, known []
 		return Scope{}, fmt.Errorf("incremental mode reads the trail's Logstore in the central account; the policy delivers elsewhere")
 	}
 	names := append(append([]string{}, membershipEvents...), organizationEvents...)
+	if p.MemberTrails.Enabled {
+		names = append(names, trailEvents...)
+	}
 	terms := make([]string, len(names))
 	for i, n := range names {
 		terms[i] = "event.eventName: " + n
@@ -63,6 +72,12 @@ func (r *Reconciler) ChangedSince(ctx context.Context, since time.Time, known []
 		}
 		if org[ev.Data.EventName] && ev.Data.ErrorCode == "" {
 			scope.Organization = true
+			continue
+		}
+		if slices.Contains(trailEvents, ev.Data.EventName) {
+			if id := r.memberTrailOf(ev.Data); id != "" {
+				members[id] = true
+			}
 			continue
 		}
 		intent, err := fcevent.MembershipIntent(ev)
@@ -113,4 +128,25 @@ func recordEvent(record string) (fcevent.CloudEvent, error) {
 	envelope := fmt.Sprintf(`{"id":%q,"source":"acs.actiontrail","specversion":"1.0","type":"%s:ActionTrail:ApiCall","data":%s}`,
 		probe.EventID, service, record)
 	return fcevent.DecodeCloudEvent([]byte(envelope))
+}
+
+// memberTrailOf returns the member whose own trail a trail record changed, or "" (the
+// organization trail, someone else's trail, a refused call). The record is the member's: its
+// recipient account is the member, and the trail's name is the one memberTrails gives it.
+func (r *Reconciler) memberTrailOf(rec fcevent.Record) string {
+	if !r.Policy.MemberTrails.Enabled || rec.ErrorCode != "" {
+		return ""
+	}
+	id := rec.RecipientAccountID
+	if id == "" || id == r.Policy.Central.AccountID {
+		return ""
+	}
+	name, _ := rec.RequestParameters["Name"].(string)
+	if name == "" {
+		name = rec.ResourceName
+	}
+	if name != r.Policy.MemberTrailName(id) {
+		return ""
+	}
+	return id
 }

@@ -40,6 +40,8 @@ type Problem struct {
 	Control  Control `json:"control"`
 	Resource string  `json:"resource"`
 	Error    string  `json:"error"`
+	// Member is set when the problem concerns one member alone (its trail could not be read).
+	Member string `json:"member,omitempty"`
 }
 
 // Observed is the cloud as one run saw it.
@@ -59,6 +61,12 @@ type Observed struct {
 	Bucket           archive.BucketState    `json:"bucket"`
 	LogAudit         logaudit.Config        `json:"logAudit"`
 	LogAuditExists   bool                   `json:"logAuditExists"`
+	// MemberTrails are the members' own trails (memberTrails.enabled) by account id; a member
+	// that should have one and is missing here could not be read (see Problems).
+	MemberTrails map[string]MemberTrail `json:"memberTrails,omitempty"`
+	// DeliveryRole is the central role member trails deliver through, read by runs that read
+	// the organization's resources.
+	DeliveryRole trail.RoleState `json:"deliveryRole"`
 
 	Problems []Problem `json:"problems,omitempty"`
 	// observedOK records which parts were read successfully, so the planner never acts on a guess.
@@ -66,7 +74,7 @@ type Observed struct {
 }
 
 // OK reports whether a part ("directory", "trail", "project", "trailLogstore", "backfillLogstore",
-// "bucket", "logaudit") was observed.
+// "bucket", "logaudit", "deliveryRole") was observed.
 func (o *Observed) OK(part string) bool { return o.observedOK[part] }
 
 // Observe reads everything the plan needs for scope, concurrently. Failures become Problems.
@@ -98,6 +106,14 @@ func (r *Reconciler) Observe(ctx context.Context, scope Scope) *Observed {
 		mu.Lock()
 		obs.Members, obs.Departed = members, departed
 		mu.Unlock()
+		if p.MemberTrails.Enabled {
+			// Members' trails need the member list; they are read while the other parts run.
+			trails, problems := r.observeMemberTrails(ctx, scope, members)
+			mu.Lock()
+			obs.MemberTrails = trails
+			obs.Problems = append(obs.Problems, problems...)
+			mu.Unlock()
+		}
 		return nil
 	})
 	part("trail", ControlTrail, "trail/"+p.Trail.Name, func() error {
@@ -124,6 +140,15 @@ func (r *Reconciler) Observe(ctx context.Context, scope Scope) *Observed {
 	}
 	// The event path reads only what one member can change; organization resources are the timer's.
 	if scope.orgResources() {
+		if p.MemberTrails.Enabled && r.deliveryRoleManaged() && r.MemberTrails != nil {
+			part("deliveryRole", ControlMemberTrail, "ram/role/"+r.deliveryRoleName(), func() error {
+				st, err := r.MemberTrails.ObserveDeliveryRole(ctx, r.deliveryRoleName())
+				mu.Lock()
+				obs.DeliveryRole = st
+				mu.Unlock()
+				return err
+			})
+		}
 		if r.slsInCentral() {
 			part("project", ControlRetention, "sls/"+p.Destinations.SLS.Project, func() error {
 				ok, err := r.Logstores.ProjectExists(ctx, p.Destinations.SLS.Project)

@@ -100,9 +100,14 @@ func (r *Reconciler) Plan(obs *Observed) (*Plan, []Finding) {
 				Message: "innerActionTrail is enabled but its Logstore does not exist: enable Inner-ActionTrail in the Simple Log Service console (it needs allow-listing); auditwarden then holds its retention"})
 		}
 	}
-	if whole && p.MemberTrails.Enabled {
-		findings = append(findings, Finding{Control: ControlTrail, Resource: "memberTrails",
-			Message: "memberTrails is enabled but this version does not create single-account trails in members; the multi-account trail covers every member"})
+
+	// Members' own single-account trails, each after the destination it delivers to exists.
+	if p.MemberTrails.Enabled && obs.OK("directory") {
+		deps := projectDeps
+		if p.MemberTrails.Destination == policy.DestinationOSS {
+			deps = bucketDeps
+		}
+		r.planMemberTrails(pl, &findings, obs, deps)
 	}
 
 	// Log Audit multi-account collection (CIS 2.3).

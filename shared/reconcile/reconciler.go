@@ -16,14 +16,21 @@ type Reconciler struct {
 	Policy    *policy.Policy
 	Directory Directory
 	Trails    Trails
-	Logstores Logstores
-	Archive   Archive
-	LogAudit  LogAudit
+	// MemberTrails reaches members' own trails (policy memberTrails); unused when it is disabled.
+	MemberTrails MemberTrails
+	Logstores    Logstores
+	Archive      Archive
+	LogAudit     LogAudit
 	// Lock serializes Log Audit writers; nil means a process-local lock (fine for one process only).
 	Lock Locker
 	// Parallel bounds concurrent apply (default 8).
 	Parallel int
-	Log      zerolog.Logger
+	// MemberParallel bounds concurrent reads of members' trails (default 16).
+	MemberParallel int
+	// DeliveryRole names the central role member trails deliver through when the policy names
+	// none (default trail.DeliveryRoleName, the role backfill's trails use too).
+	DeliveryRole string
+	Log          zerolog.Logger
 	// Now is the clock (tests); nil = time.Now.
 	Now func() time.Time
 

@@ -99,15 +99,28 @@ func (rep *Report) actionNames(a Action, member string) bool {
 	return set[member]
 }
 
-// controlOutcome folds the plan's actions for a control into a status.
+// controlOutcome folds the plan's actions for a control into a status: for the organization
+// (member "") every action of the control, for a member those naming it or no one.
 func (rep *Report) controlOutcome(c Control, member string) (Status, string) {
+	return rep.outcome(c, member, false)
+}
+
+// outcome folds the actions, findings and problems of control c into a status. strict keeps
+// only what concerns exactly that scope: for a member, what names it; for the organization
+// (member ""), what names no member.
+func (rep *Report) outcome(c Control, member string, strict bool) (Status, string) {
 	var drift []string
 	status := StatusOK
 	consider := func(a Action, outcome Outcome, errText string) {
 		if a.Control != c {
 			return
 		}
-		if member != "" && len(a.Members) > 0 && !rep.actionNames(a, member) {
+		switch {
+		case strict && member == "" && len(a.Members) > 0:
+			return
+		case strict && member != "" && !rep.actionNames(a, member):
+			return
+		case member != "" && len(a.Members) > 0 && !rep.actionNames(a, member):
 			return
 		}
 		// A member's row names the action; the organization's row carries the whole drift (an
@@ -148,7 +161,8 @@ func (rep *Report) controlOutcome(c Control, member string) (Status, string) {
 		}
 	}
 	for _, p := range rep.Problems {
-		if p.Control == c && status == StatusOK {
+		mine := p.Member == member || !strict && p.Member == ""
+		if p.Control == c && mine && status == StatusOK {
 			status = StatusUnknown
 			drift = append(drift, p.Error)
 		}
@@ -177,7 +191,7 @@ func (rep *Report) build(r *Reconciler, obs *Observed) {
 	for _, m := range obs.Members {
 		mr := MemberReport{AccountID: m.AccountID, DisplayName: m.DisplayName, Status: m.Status, Controls: map[Control]ControlStatus{}}
 		if m.Pending() {
-			for _, c := range []Control{ControlTrail, ControlLogAudit, ControlRetention, ControlArchive, ControlBackfill} {
+			for _, c := range []Control{ControlTrail, ControlLogAudit, ControlRetention, ControlArchive, ControlBackfill, ControlMemberTrail} {
 				mr.Controls[c] = ControlStatus{StatusPending, "member is " + m.Status}
 			}
 			rep.Members = append(rep.Members, mr)
@@ -192,6 +206,7 @@ func (rep *Report) build(r *Reconciler, obs *Observed) {
 			mr.Controls[ControlTrail] = ControlStatus{StatusDrift, "the trail is not organization-wide"}
 		}
 		mr.Controls[ControlLogAudit] = rep.memberLogAudit(r, obs, m.AccountID, collected[m.AccountID], r.memberSelected(m))
+		mr.Controls[ControlMemberTrail] = rep.memberTrailStatus(r, obs, m)
 		mr.Controls[ControlBackfill] = ControlStatus{Status: StatusNA, Detail: "backfill status is reported by the backfill worker"}
 		if !p.Backfill.Enabled {
 			mr.Controls[ControlBackfill] = ControlStatus{Status: StatusNA}
@@ -199,6 +214,7 @@ func (rep *Report) build(r *Reconciler, obs *Observed) {
 		rep.Members = append(rep.Members, mr)
 	}
 	sort.Slice(rep.Members, func(i, j int) bool { return rep.Members[i].AccountID < rep.Members[j].AccountID })
+	rep.Organization[ControlMemberTrail] = rep.memberTrailSummary(r)
 	s := &rep.Summary
 	s.Members = len(rep.Members)
 	for _, m := range rep.Members {
@@ -254,18 +270,18 @@ func (rep *Report) Table() string {
 		rep.Summary.Pending, rep.Summary.Planned, rep.Summary.Applied, rep.Summary.Failed, rep.Summary.Skipped)
 	tw := tabwriter.NewWriter(&b, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "ORGANIZATION\tSTATUS\tDETAIL")
-	for _, c := range []Control{ControlTrail, ControlRetention, ControlArchive, ControlLogAudit} {
+	for _, c := range []Control{ControlTrail, ControlRetention, ControlArchive, ControlLogAudit, ControlMemberTrail} {
 		cs := rep.Organization[c]
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c, cs.Status, clip(cs.Detail, 100))
 	}
 	tw.Flush()
 	b.WriteString("\n")
 	tw = tabwriter.NewWriter(&b, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEMBER\tNAME\tSTATE\tTRAIL\tLOGAUDIT\tRETENTION\tARCHIVE\tBACKFILL")
+	fmt.Fprintln(tw, "MEMBER\tNAME\tSTATE\tTRAIL\tLOGAUDIT\tRETENTION\tARCHIVE\tBACKFILL\tMEMBERTRAIL")
 	for _, m := range rep.Members {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.AccountID, clip(m.DisplayName, 24), m.Status,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.AccountID, clip(m.DisplayName, 24), m.Status,
 			m.Controls[ControlTrail].Status, m.Controls[ControlLogAudit].Status, m.Controls[ControlRetention].Status,
-			m.Controls[ControlArchive].Status, m.Controls[ControlBackfill].Status)
+			m.Controls[ControlArchive].Status, m.Controls[ControlBackfill].Status, m.Controls[ControlMemberTrail].Status)
 	}
 	tw.Flush()
 	for _, f := range rep.Findings {

@@ -51,6 +51,17 @@ func (c *Client) at() (*at.Client, error) {
 	return cl, nil
 }
 
+// api is the rate limiter and metrics key of an ActionTrail action. ActionTrail limits each
+// account's calls separately, so each account the client acts in gets its own bucket
+// ("actiontrail:<Action>:<account>", see cloud.DefaultLimits): reading the trails of many members
+// at once is bounded by the reconciler's concurrency, not by one shared 20 calls/s.
+func (c *Client) api(action string) string {
+	if id := c.s.AccountID(); id != "" {
+		return "actiontrail:" + action + ":" + id
+	}
+	return "actiontrail:" + action
+}
+
 func checkName(name string) error {
 	if !nameRE.MatchString(name) {
 		return fmt.Errorf("trail: name %q must be 6 to 36 characters of lowercase letters, digits, - and _, starting with a lowercase letter", name)
@@ -152,7 +163,7 @@ type describedTrail struct {
 // covering it. An own single-account trail wins over a multi-account trail of the same name.
 func (c *Client) describe(ctx context.Context, cl *at.Client, name string) (*describedTrail, error) {
 	var resp *at.DescribeTrailsResponse
-	err := c.s.Do(ctx, "actiontrail:DescribeTrails", func() error {
+	err := c.s.Do(ctx, c.api("DescribeTrails"), func() error {
 		req := at.CreateDescribeTrailsRequest()
 		req.NameList = name
 		req.IncludeOrganizationTrail = requests.NewBoolean(true)
@@ -238,7 +249,7 @@ func (c *Client) Observe(ctx context.Context, name string) (State, error) {
 		return State{}, err
 	}
 	var resp *at.GetTrailStatusResponse
-	err = c.s.Do(ctx, "actiontrail:GetTrailStatus", func() error {
+	err = c.s.Do(ctx, c.api("GetTrailStatus"), func() error {
 		req := at.CreateGetTrailStatusRequest()
 		req.Name = name
 		req.IsOrganizationTrail = requests.NewBoolean(d.IsOrganizationTrail)
@@ -289,7 +300,7 @@ func (c *Client) Create(ctx context.Context, spec Spec) error {
 	if err != nil {
 		return err
 	}
-	err = c.s.Do(ctx, "actiontrail:CreateTrail", func() error {
+	err = c.s.Do(ctx, c.api("CreateTrail"), func() error {
 		req := at.CreateCreateTrailRequest()
 		req.Name = spec.Name
 		req.EventRW = spec.EventRW
@@ -368,7 +379,7 @@ func (c *Client) Update(ctx context.Context, spec Spec) error {
 	if len(want.Drift(cur)) == 0 && strings.EqualFold(want.MaxComputeWriteRoleARN, cur.MaxComputeWriteRoleARN) {
 		return nil
 	}
-	err = c.s.Do(ctx, "actiontrail:UpdateTrail", func() error {
+	err = c.s.Do(ctx, c.api("UpdateTrail"), func() error {
 		req := at.CreateUpdateTrailRequest()
 		req.Name = want.Name
 		q := req.QueryParams
@@ -433,7 +444,7 @@ func (c *Client) byName(ctx context.Context, action, name string, call func(*at.
 	if err != nil {
 		return err
 	}
-	err = c.s.Do(ctx, "actiontrail:"+action, func() error { return call(cl) })
+	err = c.s.Do(ctx, c.api(action), func() error { return call(cl) })
 	if cloud.Code(err) == codeNotFound {
 		return fmt.Errorf("trail %s: %s: %w", name, action, ErrNotFound)
 	}

@@ -53,7 +53,7 @@ func (c *Client) CreateDeliveryHistoryJob(ctx context.Context, trailName string)
 	}
 	token := hex.EncodeToString(tok[:])
 	var resp *at.CreateDeliveryHistoryJobResponse
-	err = c.s.Do(ctx, "actiontrail:CreateDeliveryHistoryJob", func() error {
+	err = c.s.Do(ctx, c.api("CreateDeliveryHistoryJob"), func() error {
 		req := at.CreateCreateDeliveryHistoryJobRequest()
 		req.TrailName = trailName
 		req.ClientToken = token
@@ -80,7 +80,7 @@ func (c *Client) DeliveryHistoryJob(ctx context.Context, jobID int64) (JobState,
 		return JobState{}, err
 	}
 	var resp *at.GetDeliveryHistoryJobResponse
-	err = c.s.Do(ctx, "actiontrail:GetDeliveryHistoryJob", func() error {
+	err = c.s.Do(ctx, c.api("GetDeliveryHistoryJob"), func() error {
 		req := at.CreateGetDeliveryHistoryJobRequest()
 		req.JobId = requests.NewInteger64(jobID)
 		var e error
@@ -130,7 +130,7 @@ func (c *Client) ListDeliveryHistoryJobs(ctx context.Context) ([]JobState, error
 	seen := map[int64]bool{}
 	for page := 1; ; page++ {
 		var resp *at.ListDeliveryHistoryJobsResponse
-		err := c.s.Do(ctx, "actiontrail:ListDeliveryHistoryJobs", func() error {
+		err := c.s.Do(ctx, c.api("ListDeliveryHistoryJobs"), func() error {
 			req := at.CreateListDeliveryHistoryJobsRequest()
 			req.PageNumber = requests.NewInteger(page)
 			req.PageSize = requests.NewInteger(size)
