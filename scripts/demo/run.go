@@ -32,7 +32,8 @@ type options struct {
 }
 
 // demoPolicy collects every member under the root folder except those tagged audit=exempt, so the
-// event path has members to add; it archives to OSS and backfills by LookupEvents.
+// event path has members to add; it archives to OSS, gives every member a trail of its own
+// delivering to the archive bucket, and backfills by LookupEvents.
 func demoPolicy(account, root string) string {
 	return fmt.Sprintf(`apiVersion: auditwarden/v1
 kind: AuditPolicy
@@ -48,6 +49,7 @@ logAudit:
     members: custom
     include: {folders: [%s]}
     exclude: {tags: [audit=exempt]}
+memberTrails: {enabled: true, nameTemplate: "auditwarden-{accountId}", eventRW: Write, trailRegion: All, destination: oss}
 backfill: {enabled: true, method: lookup, days: 90}
 `, account, root)
 }
@@ -106,7 +108,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	lc.World.Mu.RLock()
 	root := lc.World.Directory.RootFolderID
 	lc.World.Mu.RUnlock()
-	step(out, 3, "POST /v1/setup: apply the policy (trail, Logstore, archive bucket, Log Audit list)")
+	step(out, 3, "POST /v1/setup: apply the policy (trail, Logstore, archive bucket, Log Audit list, member trails)")
 	var setup reconcile.Report
 	if err := api.do(ctx, "POST", "/v1/setup", demoPolicy(info.ManagementAccountID, root), &setup); err != nil {
 		return err
