@@ -36,12 +36,12 @@ func (a *App) startBackfill(ctx context.Context, inv *invocation, accounts []str
 	return r.Start(ctx, accounts)
 }
 
-// BackfillStatus is every job's progress.
-func (a *App) BackfillStatus(ctx context.Context) ([]backfill.Progress, error) {
+// BackfillStatus is one page of jobs' progress, by account, after the account after.
+func (a *App) BackfillStatus(ctx context.Context, after string, limit int) ([]backfill.Progress, string, error) {
 	inv, err := a.open(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	// Reading progress invokes nothing: no invoker needed.
-	return backfill.New(inv.sess, inv.store, inv.policy, nil, a.log).Status(ctx)
+	return backfill.New(inv.sess, inv.store, inv.policy, nil, a.log).StatusPage(ctx, after, limit)
 }

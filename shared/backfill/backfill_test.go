@@ -654,4 +654,41 @@ func TestStartCostsOneStateWritePerNewAccount(t *testing.T) {
 	if !slices.IsSortedFunc(status, func(a, b backfill.Progress) int { return strings.Compare(a.AccountID, b.AccountID) }) {
 		t.Error("Status is not ordered by account")
 	}
+
+	// Page by page, 25 at a time: the same jobs in the same order, each page one listing.
+	var paged []backfill.Progress
+	after, pages := "", 0
+	for {
+		lists0 := oss("ListObjectsV2")
+		page, next, err := f.runner().StatusPage(ctx, after, 25)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One listing for the page, plus one per job to find its newest entry.
+		if lists := oss("ListObjectsV2") - lists0; lists != int64(1+len(page)) {
+			t.Errorf("page %d: %d list calls for %d jobs", pages, lists, len(page))
+		}
+		if pages++; len(page) > 25 || pages > 4 {
+			t.Fatalf("page %d has %d jobs", pages, len(page))
+		}
+		paged = append(paged, page...)
+		if next == "" {
+			break
+		}
+		if next != page[len(page)-1].AccountID {
+			t.Fatalf("next = %q, want the page's last account %s", next, page[len(page)-1].AccountID)
+		}
+		after = next
+	}
+	if pages != 3 || len(paged) != accounts {
+		t.Fatalf("%d pages, %d jobs; want 3 pages of %d jobs in all", pages, len(paged), accounts)
+	}
+	for i := range paged {
+		if paged[i].AccountID != status[i].AccountID {
+			t.Fatalf("paged job %d is %s, Status has %s", i, paged[i].AccountID, status[i].AccountID)
+		}
+	}
+	if _, _, err := f.runner().StatusPage(ctx, "12x", 10); err == nil || !strings.Contains(err.Error(), "after") {
+		t.Errorf("StatusPage after a bad account: %v", err)
+	}
 }

@@ -34,7 +34,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -599,39 +598,70 @@ func newHolder(kind string) string {
 
 // ---- Status ----
 
-// Status is every job's progress, ordered by account.
+// Status is every job's progress, ordered by account. It reads every job (two state-bucket calls
+// each): for thousands of accounts, page with StatusPage.
 func (r *Runner) Status(ctx context.Context) ([]Progress, error) {
-	streams, err := r.store.Streams(ctx, jobsParent)
+	var all []Progress
+	for after := ""; ; {
+		page, next, err := r.StatusPage(ctx, after, MaxStatusPage)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all, nil
+		}
+		after = next
+	}
+}
+
+// MaxStatusPage is the most jobs one StatusPage returns.
+const MaxStatusPage = 1000
+
+// StatusPage is the progress of up to limit jobs (1 to MaxStatusPage) of the accounts after the
+// account id after ("" for the first page), ordered by account; next is the account to continue
+// after, "" on the last page. It costs one listing and two state-bucket calls per job.
+func (r *Runner) StatusPage(ctx context.Context, after string, limit int) (page []Progress, next string, err error) {
+	if after != "" && !accountRE.MatchString(after) {
+		return nil, "", fmt.Errorf("backfill status: after: %q is not an account id (1 to 32 digits)", after)
+	}
+	streams, more, err := r.store.StreamsPage(ctx, jobsParent, after, min(max(limit, 1), MaxStatusPage))
 	if err != nil {
-		return nil, fmt.Errorf("backfill status: %w", err)
+		return nil, "", fmt.Errorf("backfill status: %w", err)
 	}
 	accounts := make([]string, len(streams))
 	for i, s := range streams {
 		accounts[i] = strings.TrimPrefix(s, jobsParent+"/")
 	}
-	sort.Strings(accounts)
+	if more && len(accounts) > 0 {
+		next = accounts[len(accounts)-1]
+	}
 	out := make([]Progress, len(accounts))
 	found := make([]bool, len(accounts))
-	errs := cloud.Parallel(ctx, r.o.parallel, accounts, func(ctx context.Context, a string) error {
+	idx := make([]int, len(accounts))
+	for i := range idx {
+		idx[i] = i
+	}
+	errs := cloud.Parallel(ctx, r.o.parallel, idx, func(ctx context.Context, i int) error {
 		var j Job
-		_, ok, err := r.store.Latest(ctx, jobStream(a), &j)
+		_, ok, err := r.store.Latest(ctx, jobStream(accounts[i]), &j)
 		if err != nil || !ok {
 			return err
 		}
-		i := sort.SearchStrings(accounts, a)
 		out[i], found[i] = j.progress(r.o.slice), true
 		return nil
 	})
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("backfill status: %w", err)
+		return nil, "", fmt.Errorf("backfill status: %w", err)
 	}
-	res := out[:0]
+	page = make([]Progress, 0, len(out))
 	for i, p := range out {
 		if found[i] {
-			res = append(res, p)
+			page = append(page, p)
 		}
 	}
-	return res, nil
+	// Account ids are digits, so key order is id order.
+	return page, next, nil
 }
 
 // ---- Step ----

@@ -391,6 +391,17 @@ func (s *suite) backfillStartCase(ctx context.Context, n int) *Result {
 		r.target("Start for 10,000 members fits the api function", "< 600 s",
 			fmt.Sprintf("%.0f s (%d accounts in %.1f s, extrapolated)", at10k.Seconds(), jobs, took.Seconds()), at10k < apiTimeout)
 	}
+	// GET /v1/backfill and the status page read one page of jobs.
+	pageStart := time.Now()
+	page, next, err := runner.StatusPage(ctx, "", backfill.MaxStatusPage)
+	pageTook := time.Since(pageStart)
+	if err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	r.metric("statusPageSeconds", round2(pageTook.Seconds()))
+	r.target("a page of backfill status (GET /v1/backfill)", "< 30 s", fmt.Sprintf("%.1f s for %d jobs (more: %v)", pageTook.Seconds(), len(page), next != ""),
+		pageTook < 30*time.Second && len(page) == min(jobs, backfill.MaxStatusPage))
 	r.target("steps enqueued", "one per 10 accounts", fmt.Sprintf("%d for %d accounts", inv.n.Load(), jobs), inv.n.Load() <= int64((jobs+9)/10))
 	return r
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -33,7 +34,9 @@ type Service interface {
 	AuthorizeManually(ctx context.Context, accountIDs []string) error
 	ClearLogAudit(ctx context.Context) error
 	StartBackfill(ctx context.Context, accounts []string) ([]backfill.Progress, error)
-	BackfillStatus(ctx context.Context) ([]backfill.Progress, error)
+	// BackfillStatus is one page of jobs, by account, after the account after ("" first); next is
+	// where the following page starts, "" on the last.
+	BackfillStatus(ctx context.Context, after string, limit int) (jobs []backfill.Progress, next string, err error)
 }
 
 // Bad input and conflicts the service reports; anything else is a 500.
@@ -313,11 +316,36 @@ func (a *api) startBackfill(w http.ResponseWriter, r *http.Request) {
 	fcevent.WriteJSON(w, http.StatusAccepted, res)
 }
 
+// backfill answers one page of jobs: ?limit= (1 to 1,000, default 1,000) and ?after= (the last
+// account of the previous page). A page with more after it carries a Link header (RFC 8288,
+// rel="next"), so the body stays a plain array.
 func (a *api) backfill(w http.ResponseWriter, r *http.Request) {
-	res, err := a.svc.BackfillStatus(r.Context())
+	q := r.URL.Query()
+	limit := backfill.MaxStatusPage
+	if v := q.Get("limit"); v != "" || q.Has("limit") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > backfill.MaxStatusPage {
+			fcevent.WriteError(w, http.StatusBadRequest, "limit", fcevent.RuleValue, "limit must be a whole number from 1 to "+itoa(backfill.MaxStatusPage))
+			return
+		}
+		limit = n
+	}
+	after := q.Get("after")
+	if q.Has("after") && !fcevent.IsAccountID(after) {
+		fcevent.WriteError(w, http.StatusBadRequest, "after", "account-id", "after must be the account id that ended the previous page (1 to 20 digits)")
+		return
+	}
+	res, next, err := a.svc.BackfillStatus(r.Context(), after, limit)
 	if err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	if res == nil {
+		res = []backfill.Progress{}
+	}
+	if next != "" {
+		link := url.Values{"after": {next}, "limit": {itoa(limit)}}
+		w.Header().Set("Link", "</v1/backfill?"+link.Encode()+`>; rel="next"`)
 	}
 	fcevent.WriteJSON(w, http.StatusOK, res)
 }

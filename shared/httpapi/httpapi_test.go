@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,6 +24,8 @@ type recordingService struct {
 	calls  []string
 	secret string
 	err    error
+	jobs   []backfill.Progress // what BackfillStatus answers
+	next   string
 }
 
 func (s *recordingService) Setup(_ context.Context, doc []byte) (*reconcile.Report, error) {
@@ -63,8 +66,9 @@ func (s *recordingService) StartBackfill(_ context.Context, accounts []string) (
 	s.calls = append(s.calls, "backfill "+strings.Join(accounts, ","))
 	return nil, s.err
 }
-func (s *recordingService) BackfillStatus(context.Context) ([]backfill.Progress, error) {
-	return nil, s.err
+func (s *recordingService) BackfillStatus(_ context.Context, after string, limit int) ([]backfill.Progress, string, error) {
+	s.calls = append(s.calls, fmt.Sprintf("backfill status after=%s limit=%d", after, limit))
+	return s.jobs, s.next, s.err
 }
 
 func do(t *testing.T, h http.Handler, method, path, body string, authenticated bool) (*httptest.ResponseRecorder, fcevent.ErrorDetail) {
@@ -104,6 +108,12 @@ func TestRoutesRejectBadInputNamingTheField(t *testing.T) {
 		{"setup invalid policy", "POST", "/v1/setup", "apiVersion: auditwarden/v1\nkind: AuditPolicy\ncentral: {accountId: x, region: cn-hangzhou}\n", 400, "policy.central.accountId", ""},
 		{"setup wrong version", "POST", "/v1/setup", "apiVersion: auditwarden/v9\nkind: AuditPolicy\n", 400, "policy.apiVersion", ""},
 		{"method not allowed", "PUT", "/v1/setup", "", 405, "", ""},
+		{"backfill status limit zero", "GET", "/v1/backfill?limit=0", "", 400, "limit", "value"},
+		{"backfill status limit too big", "GET", "/v1/backfill?limit=1001", "", 400, "limit", "value"},
+		{"backfill status limit not a number", "GET", "/v1/backfill?limit=ten", "", 400, "limit", "value"},
+		{"backfill status limit empty", "GET", "/v1/backfill?limit=", "", 400, "limit", "value"},
+		{"backfill status after not an account", "GET", "/v1/backfill?after=12x", "", 400, "after", "account-id"},
+		{"backfill status after empty", "GET", "/v1/backfill?after=", "", 400, "after", "account-id"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,4 +212,61 @@ func FuzzRoutes(f *testing.F) {
 			t.Fatalf("%s %s %q: %d %s", method, path, body, rec.Code, rec.Body)
 		}
 	})
+}
+
+// TestBackfillStatusPages: GET /v1/backfill passes the page's cursor and size through, answers a
+// plain array, and points at the next page with a Link header only when there is one.
+func TestBackfillStatusPages(t *testing.T) {
+	jobs := []backfill.Progress{{AccountID: "1001", State: backfill.StateDone}, {AccountID: "1002", State: backfill.StateRunning}}
+	cases := []struct {
+		name, path, next string
+		wantCall, link   string
+	}{
+		{"first page, default size", "/v1/backfill", "", "backfill status after= limit=1000", ""},
+		{"a page with more after it", "/v1/backfill?limit=2", "1002", "backfill status after= limit=2", `</v1/backfill?after=1002&limit=2>; rel="next"`},
+		{"a later page", "/v1/backfill?after=1000&limit=2", "", "backfill status after=1000 limit=2", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := &recordingService{jobs: jobs, next: tc.next}
+			rec, _ := do(t, New(svc, zerolog.Nop()), "GET", tc.path, "", true)
+			if rec.Code != 200 {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			if len(svc.calls) != 1 || svc.calls[0] != tc.wantCall {
+				t.Fatalf("service calls %v, want [%s]", svc.calls, tc.wantCall)
+			}
+			if got := rec.Header().Get("Link"); got != tc.link {
+				t.Fatalf("Link %q, want %q", got, tc.link)
+			}
+			var got []backfill.Progress
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || len(got) != 2 || got[1].AccountID != "1002" {
+				t.Fatalf("body %s: %v", rec.Body, err)
+			}
+		})
+	}
+	// No jobs is an empty array, not null.
+	rec, _ := do(t, New(&recordingService{}, zerolog.Nop()), "GET", "/v1/backfill", "", true)
+	if strings.TrimSpace(rec.Body.String()) != "[]" {
+		t.Fatalf("no jobs answered %s", rec.Body)
+	}
+}
+
+// TestStatusPageReadsOnePageOfJobs: the page reads one page of backfill jobs and, when there
+// are more, says where the rest is instead of reading them all.
+func TestStatusPageReadsOnePageOfJobs(t *testing.T) {
+	for _, next := range []string{"", "1002"} {
+		svc := &recordingService{jobs: []backfill.Progress{{AccountID: "1001"}, {AccountID: "1002"}}, next: next}
+		rec, _ := do(t, New(svc, zerolog.Nop()), "GET", "/", "", true)
+		if rec.Code != 200 {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		if len(svc.calls) != 1 || svc.calls[0] != "backfill status after= limit=1000" {
+			t.Fatalf("service calls %v: want one page of 1000 jobs", svc.calls)
+		}
+		more := strings.Contains(rec.Body.String(), `id="backfill-more"`) && strings.Contains(rec.Body.String(), "after=1002")
+		if more != (next != "") {
+			t.Fatalf("next %q: the page says more=%v:\n%s", next, more, rec.Body)
+		}
+	}
 }

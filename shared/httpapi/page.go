@@ -71,6 +71,7 @@ th{background:#f3f5f9} .ok,.fixed{background:#e5f6ea} .drift,.failed,.unknown{ba
 {{if .Backfill}}<table id="backfill"><tr><th>account</th><th>method</th><th>state</th><th>events copied</th><th>window</th><th>covered until</th><th>eta</th></tr>
 {{range .Backfill}}<tr><td>{{.AccountID}}</td><td>{{.Method}}</td><td>{{.State}}</td><td>{{.EventsCopied}}</td><td>{{.WindowFrom}} → {{.WindowTo}}</td><td>{{.CoveredUntil}}</td><td>{{.ETA}}</td></tr>{{end}}
 </table>{{else}}<p>No backfill jobs.</p>{{end}}
+{{if .BackfillNext}}<p id="backfill-more">The first {{len .Backfill}} jobs are shown; GET /v1/backfill?after={{.BackfillNext}} lists the rest.</p>{{end}}
 {{if .BackfillError}}<p class="failed">backfill status unavailable: {{.BackfillError}}</p>{{end}}
 </body></html>`))
 
@@ -80,7 +81,11 @@ type pageData struct {
 	Backfill      []backfill.Progress
 	Jobs          map[string]backfill.Progress
 	BackfillError string
+	BackfillNext  string // the account after which more jobs are listed, "" when all are shown
 }
+
+// pageJobs is how many backfill jobs the status page reads.
+const pageJobs = 1000
 
 func (a *api) statusPage(w http.ResponseWriter, r *http.Request) {
 	rep, ok, err := a.svc.Status(r.Context())
@@ -92,10 +97,12 @@ func (a *api) statusPage(w http.ResponseWriter, r *http.Request) {
 	if ok {
 		data.Report = rep
 	}
-	if bf, err := a.svc.BackfillStatus(r.Context()); err != nil {
+	// The first page of jobs only: reading a job costs two state-bucket calls, and the page must
+	// answer quickly for thousands of members; the rest is one GET /v1/backfill?after= away.
+	if bf, next, err := a.svc.BackfillStatus(r.Context(), "", pageJobs); err != nil {
 		data.BackfillError = clipErr(err)
 	} else {
-		data.Backfill = bf
+		data.Backfill, data.BackfillNext = bf, next
 		for _, p := range bf {
 			data.Jobs[p.AccountID] = p
 		}

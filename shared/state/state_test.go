@@ -685,3 +685,52 @@ func TestStreamsListsChildren(t *testing.T) {
 		t.Fatal("Streams accepted a bad name")
 	}
 }
+
+// TestStreamsPage pages through the streams under a parent: each page at most limit names, in
+// order, resuming after the last name given, past a page of the parent's own entries, and bad
+// cursors refused.
+func TestStreamsPage(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	s := f.store(t)
+	for i := 0; i < 5; i++ { // the parent's own entries come first in key order
+		if _, err := s.Append(ctx, "p", item{N: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []string
+	for i := 0; i < 7; i++ {
+		name := fmt.Sprintf("p/%03d", i)
+		want = append(want, name)
+		for j := 0; j < 3; j++ { // several entries each: a page must skip past all of them
+			if _, err := s.Append(ctx, name, item{N: j}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var got []string
+	after, pages := "", 0
+	for {
+		page, more, err := f.store(t).StreamsPage(ctx, "p", after, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(page) > 3 || pages > 10 {
+			t.Fatalf("page %d: %v (more %v)", pages, page, more)
+		}
+		got = append(got, page...)
+		if !more {
+			break
+		}
+		after = strings.TrimPrefix(page[len(page)-1], "p/")
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("paged streams = %v, want %v", got, want)
+	}
+	for _, bad := range []string{"a/b", "..", "a b"} {
+		if _, _, err := s.StreamsPage(ctx, "p", bad, 3); err == nil {
+			t.Errorf("StreamsPage after %q: no error", bad)
+		}
+	}
+}

@@ -376,19 +376,47 @@ func (s *Store) Create(ctx context.Context, stream string, v any) (created bool,
 // Streams names the streams directly under parent (parent + "/" + name), in order: how a caller
 // enumerates its streams without keeping an index of them. It costs one list call per 1,000.
 func (s *Store) Streams(ctx context.Context, parent string) ([]string, error) {
+	var names []string
+	for after := ""; ; {
+		page, more, err := s.StreamsPage(ctx, parent, after, listPage)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, page...)
+		if !more || len(page) == 0 {
+			return names, nil
+		}
+		after = strings.TrimPrefix(page[len(page)-1], parent+"/")
+	}
+}
+
+// StreamsPage names up to limit (1 to 1,000) streams directly under parent whose names come after
+// the name after ("" for the first page), in the order of their keys; more says some are left. It
+// costs one list call, so a caller can show a long set of streams page by page.
+func (s *Store) StreamsPage(ctx context.Context, parent, after string, limit int) (names []string, more bool, err error) {
 	if s.initErr != nil {
-		return nil, s.initErr
+		return nil, false, s.initErr
 	}
 	if err := checkStream(parent, false); err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	if after != "" {
+		if err := checkName("stream", after); err != nil || strings.Contains(after, "/") {
+			return nil, false, fmt.Errorf("state: streams under %s after %q: not a stream name", parent, after)
+		}
+	}
+	limit = min(max(limit, 1), listPage)
 	dir := s.streamDir(parent)
-	opts := []oss.Option{oss.Prefix(dir), oss.Delimiter("/"), oss.MaxKeys(listPage), oss.WithContext(ctx)}
-	var names []string
+	opts := []oss.Option{oss.Prefix(dir), oss.Delimiter("/"), oss.MaxKeys(limit), oss.WithContext(ctx)}
+	if after != "" {
+		// "~" sorts after every character a name may hold, so the listing resumes past all of
+		// the stream's own keys.
+		opts = append(opts, oss.StartAfter(dir+after+"/~"))
+	}
 	for token := ""; ; {
 		res, err := s.listPage(ctx, token, opts)
 		if err != nil {
-			return nil, fmt.Errorf("state: listing the streams under %s: %w", parent, err)
+			return nil, false, fmt.Errorf("state: listing the streams under %s: %w", parent, err)
 		}
 		for _, p := range res.CommonPrefixes {
 			name := strings.TrimSuffix(strings.TrimPrefix(p, dir), "/")
@@ -396,8 +424,9 @@ func (s *Store) Streams(ctx context.Context, parent string) ([]string, error) {
 				names = append(names, parent+"/"+name)
 			}
 		}
-		if !res.IsTruncated || res.NextContinuationToken == "" {
-			return names, nil
+		// A page of the parent's own entries (or stray keys) names no stream: read on.
+		if len(names) > 0 || !res.IsTruncated || res.NextContinuationToken == "" {
+			return names, res.IsTruncated, nil
 		}
 		token = res.NextContinuationToken
 	}
