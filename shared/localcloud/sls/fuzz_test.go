@@ -77,18 +77,26 @@ func FuzzDecodeLogGroup(f *testing.F) {
 	})
 }
 
-// fuzzServer is a server with one project, Logstore (indexed, with logs) and the owner's key.
-func fuzzServer(tb testing.TB) (*Server, *core.AccessKey) {
-	w := core.NewWorld("cn-hangzhou", core.NewManualClock(testStart))
+// projectServer is a server in a world of its own, on clock, with one project owned by the
+// management account, and that account's key.
+func projectServer(tb testing.TB, clock *core.ManualClock, project string) (*Server, *core.AccessKey) {
+	tb.Helper()
+	w := core.NewWorld("cn-hangzhou", clock)
 	w.Mu.Lock()
 	owner := core.NewAccountID()
 	w.EnableDirectoryLocked(owner, "mgmt")
 	key := w.NewAccessKeyLocked(owner, "")
 	w.Mu.Unlock()
 	s := New(w)
-	if err := s.CreateServiceProject(owner, "fzz", ""); err != nil {
+	if err := s.CreateServiceProject(owner, project, ""); err != nil {
 		tb.Fatal(err)
 	}
+	return s, key
+}
+
+// fuzzServer is a server with one project, Logstore (indexed, with logs) and the owner's key.
+func fuzzServer(tb testing.TB) (*Server, *core.AccessKey) {
+	s, key := projectServer(tb, core.NewManualClock(testStart), "fzz")
 	if err := s.EnsureServiceLogstore("fzz", "actiontrail_t", 30); err != nil {
 		tb.Fatal(err)
 	}

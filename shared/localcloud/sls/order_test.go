@@ -127,16 +127,7 @@ type orderWorld struct {
 func newOrderWorld(t *testing.T, shards, ttl int, seed uint64) *orderWorld {
 	t.Helper()
 	clock := core.NewManualClock(testStart)
-	w := core.NewWorld("cn-hangzhou", clock)
-	w.Mu.Lock()
-	owner := core.NewAccountID()
-	w.EnableDirectoryLocked(owner, "mgmt")
-	key := w.NewAccessKeyLocked(owner, "")
-	w.Mu.Unlock()
-	s := New(w)
-	if err := s.CreateServiceProject(owner, "ord", ""); err != nil {
-		t.Fatal(err)
-	}
+	s, key := projectServer(t, clock, "ord")
 	o := &orderWorld{t: t, s: s, key: key, clock: clock, rng: rand.New(rand.NewPCG(seed, 7))}
 	o.send("POST", "/logstores", fmt.Sprintf(`{"logstoreName":"events","ttl":%d,"shardCount":%d}`, ttl, shards), 200)
 	o.send("POST", "/logstores/events/index", `{"line":{"token":[" "]}}`, 200)
