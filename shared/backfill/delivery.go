@@ -41,6 +41,13 @@ func (t *task) runDelivery(ctx context.Context) (more bool, fallback string, err
 	d := j.Delivery
 	account := j.AccountID
 	canFallBack := j.Method == policy.MethodAuto
+	if j.DedupeAgainst != "" {
+		// A step before found a failed job that had delivered part of the window: never another job.
+		if canFallBack {
+			return false, partialReason(d.JobID, j.DeliveredBefore), nil
+		}
+		return false, "", partialError(d.JobID, j.DeliveredBefore, j.DedupeAgainst)
+	}
 	refuse := func(err error) (bool, string, error) {
 		reason, ok := fallbackCodes[cloud.Code(err)]
 		if !ok {
@@ -87,6 +94,20 @@ func (t *task) runDelivery(ctx context.Context) (more bool, fallback string, err
 				}
 				continue
 			}
+			if d.Attempts > 0 {
+				// A retry: count again what the failed job delivered, now that the backoff has
+				// passed, since SLS makes logs searchable only shortly after they are written.
+				if err := t.at("retry-due"); err != nil {
+					return false, "", err
+				}
+				n, err := t.failedJobDelivered(ctx)
+				if err != nil {
+					return false, "", err
+				}
+				if n > 0 {
+					return t.partlyDelivered(ctx, tc, n, canFallBack)
+				}
+			}
 			d.Creating = t.r.now()
 			if err := t.save(ctx); err != nil {
 				return false, "", err
@@ -131,6 +152,15 @@ func (t *task) runDelivery(ctx context.Context) (more bool, fallback string, err
 		case phasePoll:
 			st, err := tc.DeliveryHistoryJob(ctx, d.JobID)
 			if cloud.Classify(err) == cloud.NotFound {
+				// Gone before it said it completed: as for a failed job, another is exact only if
+				// this one delivered nothing.
+				n, cerr := t.failedJobDelivered(ctx)
+				if cerr != nil {
+					return false, "", cerr
+				}
+				if n > 0 {
+					return t.partlyDelivered(ctx, tc, n, canFallBack)
+				}
 				t.log.Warn().Int64("job", d.JobID).Msg("the data backfill job is gone; creating another")
 				d.JobID, d.Phase = 0, phaseJob
 				if err := t.save(ctx); err != nil {
@@ -150,6 +180,15 @@ func (t *task) runDelivery(ctx context.Context) (more bool, fallback string, err
 					return false, "", err
 				}
 			case trail.JobFailed:
+				// A job may fail after delivering part of its window, and a new job delivers the
+				// whole window again: retrying is exact only when the failed job delivered nothing.
+				n, err := t.failedJobDelivered(ctx)
+				if err != nil {
+					return false, "", err
+				}
+				if n > 0 {
+					return t.partlyDelivered(ctx, tc, n, canFallBack)
+				}
 				j.Error = fmt.Sprintf("data backfill job %d failed (attempt %d)", d.JobID, d.Attempts)
 				if d.Attempts >= t.r.o.jobAttempts {
 					return false, "", permanentf("%d data backfill jobs failed, the last %d", d.Attempts, d.JobID)
@@ -189,6 +228,57 @@ func (t *task) runDelivery(ctx context.Context) (more bool, fallback string, err
 			return false, "", permanentf("delivery-job: unknown phase %q in the checkpoint", d.Phase)
 		}
 	}
+}
+
+// codeLogStoreNotExist is SLS's answer for a Logstore that does not exist.
+const codeLogStoreNotExist = "LogStoreNotExist"
+
+// failedJobDelivered is how many of the account's events the job delivered before it failed.
+func (t *task) failedJobDelivered(ctx context.Context) (int64, error) {
+	n, err := t.deliveredCount(ctx)
+	if cloud.Code(err) == codeLogStoreNotExist {
+		return 0, nil // the trail's Logstore was never made: nothing was delivered
+	}
+	if err != nil {
+		return 0, fmt.Errorf("counting what the failed data backfill job %d delivered: %w", t.job.Delivery.JobID, err)
+	}
+	return n, nil
+}
+
+// partlyDelivered handles a failed job that delivered n of the account's events before failing.
+// Method auto falls back to lookup, deduplicating every page against the trail's Logstore;
+// method delivery-job fails, as only another job, duplicating those n events, could go on.
+// Either way the decision is recorded in the job, so no later step creates a job.
+func (t *task) partlyDelivered(ctx context.Context, tc *trail.Client, n int64, canFallBack bool) (bool, string, error) {
+	j, d := &t.job, t.job.Delivery
+	j.DedupeAgainst, j.DeliveredBefore = "actiontrail_"+d.Trail, n
+	t.log.Warn().Int64("job", d.JobID).Int64("delivered", n).Str("logstore", j.DedupeAgainst).Bool("fallback", canFallBack).
+		Msg("data backfill job failed after delivering part of the window; not retrying it")
+	if !canFallBack {
+		// No job will run through the trail again, and it would go on delivering everything the
+		// member does, which the organization trail already covers.
+		if err := tc.Delete(ctx, d.Trail); err != nil {
+			t.log.Warn().Err(err).Str("trail", d.Trail).Msg("deleting the backfill trail failed; delete it by hand")
+		}
+		return false, "", partialError(d.JobID, n, j.DedupeAgainst)
+	}
+	// Recorded before the fallback removes the trail: a step resuming from here falls back too.
+	if err := t.save(ctx); err != nil {
+		return false, "", err
+	}
+	if err := t.at("partly-delivered"); err != nil {
+		return false, "", err
+	}
+	return false, partialReason(d.JobID, n), nil
+}
+
+func partialReason(job, n int64) string {
+	return fmt.Sprintf("data backfill job %d failed after delivering %d events; lookup copies the events it did not deliver", job, n)
+}
+
+func partialError(job, n int64, store string) error {
+	return permanentf("delivery-job: data backfill job %d delivered %d events into %s before failing; a new job would deliver them again (duplicates): use method auto or lookup to finish the window exactly",
+		job, n, store)
 }
 
 // wait sleeps d unless the step must stop first; false means stop.
@@ -263,15 +353,23 @@ func (t *task) adopt(ctx context.Context, tc *trail.Client, running bool) error 
 }
 
 // deliveredCount is how many of the account's events the job delivered into the trail's
-// Logstore within the job's window.
+// Logstore within the job's window (the backfill job's window while ActionTrail has not said).
 func (t *task) deliveredCount(ctx context.Context) (int64, error) {
 	d := t.job.Delivery
+	from, to := d.JobStart, d.JobEnd
+	if from.IsZero() || to.IsZero() {
+		from, to = t.job.WindowFrom, t.job.WindowTo
+	}
+	return t.deliveredIn(ctx, "actiontrail_"+d.Trail, from, to)
+}
+
+// deliveredIn is how many of the account's events a trail's Logstore holds within [from, to).
+func (t *task) deliveredIn(ctx context.Context, store string, from, to time.Time) (int64, error) {
 	cs, err := t.r.central(ctx)
 	if err != nil {
 		return 0, err
 	}
-	q := `event.recipientAccountId: "` + t.job.AccountID + `"`
-	return count(ctx, logstore.New(cs), t.r.p.Backfill.Project, "actiontrail_"+d.Trail, d.JobStart, d.JobEnd, q)
+	return count(ctx, logstore.New(cs), t.r.p.Backfill.Project, store, from, to, deliveredQuery(t.job.AccountID))
 }
 
 // fallBack switches an auto job from delivery-job to lookup, removing the trail it may have made.

@@ -58,6 +58,15 @@ type Job struct {
 	Lookup   *LookupCursor  `json:"lookup,omitempty"`
 	Delivery *DeliveryState `json:"delivery,omitempty"`
 
+	// DedupeAgainst names the Logstore of the backfill project into which a failed data backfill
+	// job delivered part of the window (the backfill trail's actiontrail_<trail>), and
+	// DeliveredBefore how many of the account's events that job had delivered there. A new job
+	// would deliver them again, so none is created once it is set: method auto copies the window
+	// with lookup, writing only the events in neither that Logstore nor the backfill Logstore, and
+	// counts both; method delivery-job fails.
+	DedupeAgainst   string `json:"dedupeAgainst,omitempty"`
+	DeliveredBefore int64  `json:"deliveredBefore,omitempty"`
+
 	// Parked is set by a step that ended cleanly: nothing was written after this entry. An
 	// entry without it may be followed by a page written to the Logstore whose checkpoint was
 	// never appended (a crash), so the next step checks the Logstore before writing.

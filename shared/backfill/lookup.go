@@ -23,6 +23,14 @@ func (t *task) runLookup(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	if j.Lookup == nil {
+		if j.DedupeAgainst != "" {
+			// Progress counts from what the failed data backfill job delivered within the window.
+			n, err := t.deliveredIn(ctx, j.DedupeAgainst, j.WindowFrom, j.WindowTo)
+			if err != nil && cloud.Code(err) != codeLogStoreNotExist {
+				return false, fmt.Errorf("counting what the failed data backfill job delivered: %w", err)
+			}
+			j.EventsCopied = n
+		}
 		j.Lookup = &LookupCursor{SliceStart: j.WindowFrom}
 	}
 	c := j.Lookup
@@ -125,14 +133,18 @@ func (t *task) inSlice(evs []event, from, to time.Time) []event {
 }
 
 // writePage writes a page's events to the backfill Logstore. When check is set (a step may have
-// written part of this slice before dying, or a write failed) it first reads back the events
-// of the page's time range and writes only the missing ones. It returns how many of the page's
-// events it counts as copied by this job: the written ones, plus those found when countFound.
+// written part of this slice before dying, or a write failed), and always when a failed data
+// backfill job delivered part of the window (Job.DedupeAgainst), it first reads back the events
+// of the page's time range and writes only the ones in neither Logstore. It returns how many of
+// the page's events it counts as copied by this job: the written ones, plus those found in the
+// backfill Logstore when countFound (those in the trail's Logstore were counted when the
+// lookup began).
 func (t *task) writePage(ctx context.Context, evs []event, check, countFound bool) (int, error) {
 	if len(evs) == 0 {
 		return 0, nil
 	}
-	account := t.job.AccountID
+	account, trailStore := t.job.AccountID, t.job.DedupeAgainst
+	check = check || trailStore != ""
 	for attempt := 1; ; attempt++ {
 		todo, found := evs, 0
 		if check {
@@ -140,17 +152,20 @@ func (t *task) writePage(ctx context.Context, evs []event, check, countFound boo
 			for _, e := range evs {
 				from, to = earliest(from, e.time), latest(to, e.time)
 			}
-			have, err := t.sw.sink.existing(ctx, account, from, to.Add(time.Second))
+			backfilled, delivered, err := t.sw.sink.existing(ctx, account, from, to.Add(time.Second), trailStore)
 			if err != nil {
 				return 0, fmt.Errorf("reading back the backfill Logstore: %w", err)
 			}
 			todo = make([]event, 0, len(evs))
 			for _, e := range evs {
-				if !have[e.id] {
+				switch {
+				case delivered[e.id]:
+				case backfilled[e.id]:
+					found++
+				default:
 					todo = append(todo, e)
 				}
 			}
-			found = len(evs) - len(todo)
 		}
 		if err := t.at("checked"); err != nil {
 			return 0, err
@@ -176,8 +191,9 @@ func (t *task) writePage(ctx context.Context, evs []event, check, countFound boo
 	}
 }
 
-// finishLookup counts what the backfill Logstore holds for the window, the authoritative
-// number, and marks the job done.
+// finishLookup counts what the backfill Logstore holds for the window, plus what a failed data
+// backfill job delivered of it into the trail's Logstore (the pages wrote none of those), the
+// authoritative number, and marks the job done.
 func (t *task) finishLookup(ctx context.Context) error {
 	j := &t.job
 	cs, err := t.r.central(ctx)
@@ -187,6 +203,13 @@ func (t *task) finishLookup(ctx context.Context) error {
 	n, err := count(ctx, logstore.New(cs), t.r.p.Backfill.Project, t.r.p.Backfill.Logstore, j.WindowFrom, j.WindowTo, topicQuery(j.AccountID))
 	if err != nil {
 		return fmt.Errorf("counting the backfilled events: %w", err)
+	}
+	if j.DedupeAgainst != "" {
+		delivered, err := t.deliveredIn(ctx, j.DedupeAgainst, j.WindowFrom, j.WindowTo)
+		if err != nil && cloud.Code(err) != codeLogStoreNotExist {
+			return fmt.Errorf("counting the events the failed data backfill job delivered: %w", err)
+		}
+		n += delivered
 	}
 	if n != j.EventsCopied {
 		t.log.Info().Int64("counted", j.EventsCopied).Int64("inLogstore", n).Msg("backfill count corrected from the Logstore")

@@ -8,7 +8,9 @@
 //   - delivery-job: a single-account trail in the member delivering to the central SLS project
 //     (through a role in the central account that ActionTrail may assume), a data backfill job
 //     (CreateDeliveryHistoryJob), polled until ActionTrail says it is complete, retried with
-//     backoff when it fails;
+//     backoff when it fails having delivered nothing (a job that delivered part of its window is
+//     never retried: a new one would deliver that part again; auto then copies the window with
+//     lookup, skipping what the job delivered, and delivery-job fails);
 //   - lookup: LookupEvents in the member, 50 events a page at ActionTrail's 2 calls/s, each page
 //     written with the SLS producer into the central backfill Logstore (topic = account id,
 //     one log per event with the record in the field "event", as ActionTrail ships them) and
@@ -543,6 +545,15 @@ func (r *Runner) existingJob(ctx context.Context, account string, cur Job, now t
 		j.State, j.Error, j.Failures, j.Attempt = StateQueued, "", 0, j.Attempt+1
 		if j.Delivery != nil {
 			j.Delivery.Attempts, j.Delivery.RetryAt = 0, time.Time{}
+		}
+		if j.DedupeAgainst != "" && j.Method == policy.MethodDeliveryJob && r.p.Backfill.Method != policy.MethodDeliveryJob {
+			// A failed job delivered part of the window, so method delivery-job cannot finish it
+			// (its error says so): the policy's method now does, deduplicating against that part.
+			r.log.Info().Str("account", account).Str("method", r.p.Backfill.Method).Msg("backfill job failed by a partial data backfill job: re-queued with the policy's method")
+			j.Method = r.p.Backfill.Method
+			if j.Method == policy.MethodLookup {
+				j.Using = MethodLookup
+			}
 		}
 		j.UpdatedAt = now
 		if _, err := r.store.Append(ctx, jobStream(account), j); err != nil {

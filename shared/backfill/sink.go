@@ -184,10 +184,33 @@ func (s *sink) send(ctx context.Context, account string, evs []event) error {
 // topicQuery selects one account's backfilled logs.
 func topicQuery(account string) string { return `__topic__: "` + account + `"` }
 
-// existing returns which of the account's event ids are already in the Logstore within
-// [from, to): the logs of that time range with the account's topic, read back.
-func (s *sink) existing(ctx context.Context, account string, from, to time.Time) (map[string]bool, error) {
-	rows, err := s.query.Query(ctx, s.project, s.logstore, from, to, topicQuery(account), 0)
+// deliveredQuery selects one account's records in a trail's Logstore (ActionTrail ships them
+// all with the same topic).
+func deliveredQuery(account string) string { return `event.recipientAccountId: "` + account + `"` }
+
+// existing returns which of the account's event ids are already in the backfill Logstore within
+// [from, to): the logs of that time range with the account's topic, read back. When trailStore
+// is set (a failed data backfill job delivered part of the window there) it also returns which
+// of the account's events that Logstore of the same project holds in the range; one that does
+// not exist holds none.
+func (s *sink) existing(ctx context.Context, account string, from, to time.Time, trailStore string) (backfilled, delivered map[string]bool, err error) {
+	backfilled, err = s.eventIDs(ctx, s.logstore, topicQuery(account), from, to)
+	if err != nil || trailStore == "" {
+		return backfilled, map[string]bool{}, err
+	}
+	delivered, err = s.eventIDs(ctx, trailStore, deliveredQuery(account), from, to)
+	if cloud.Code(err) == codeLogStoreNotExist {
+		return backfilled, map[string]bool{}, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading back %s/%s: %w", s.project, trailStore, err)
+	}
+	return backfilled, delivered, nil
+}
+
+// eventIDs is the event ids of the logs matching query in [from, to) of a Logstore of the project.
+func (s *sink) eventIDs(ctx context.Context, store, query string, from, to time.Time) (map[string]bool, error) {
+	rows, err := s.query.Query(ctx, s.project, store, from, to, query, 0)
 	if err != nil {
 		return nil, err
 	}

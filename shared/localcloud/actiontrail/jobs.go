@@ -36,6 +36,9 @@ type job struct {
 	claimed   bool
 	Delivered int
 	Error     string
+	// failAfter >= 0 makes the delivery fail after that many records (FailNextJobsAfter);
+	// -1 means it delivers normally.
+	failAfter int
 }
 
 func (j *job) running() bool { return j.Status == JobInitializing || j.Status == JobDelivering }
@@ -78,7 +81,11 @@ func (s *Service) createDeliveryHistoryJob(c *core.Call) (any, error) {
 	s.nextJob++
 	j := &job{
 		ID: s.nextJob, Owner: owner, TrailName: name, HomeRegion: t.HomeRegion, Status: JobInitializing,
-		Created: now, Updated: now, From: now.Add(-historyWindow), To: now,
+		Created: now, Updated: now, From: now.Add(-historyWindow), To: now, failAfter: -1,
+	}
+	if s.failJobs > 0 {
+		s.failJobs--
+		j.failAfter = s.failAfter
 	}
 	if !t.FirstStart.IsZero() {
 		j.To = t.FirstStart
@@ -93,6 +100,19 @@ func (s *Service) createDeliveryHistoryJob(c *core.Call) (any, error) {
 		c.Record.ResponseElements = map[string]any{"JobId": j.ID}
 	}
 	return map[string]any{"JobId": j.ID}, nil
+}
+
+// FailNextJobsAfter makes the next jobs data backfill jobs created (in any account) fail, as
+// the real service's jobs sometimes do, after writing the first events records of their history
+// into the trail's Logstore: the job ends in status 3 (failed) having delivered part of its
+// window, with a LogStoreWriteError. events 0 fails a job before it delivers anything; events at
+// or beyond the job's history delivers it all and fails nonetheless. jobs <= 0 cancels what is
+// still planned. Jobs created before the call, and idempotent retries of CreateDeliveryHistoryJob
+// (the same ClientToken), are not affected. Safe for concurrent use.
+func (s *Service) FailNextJobsAfter(jobs, events int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failJobs, s.failAfter = max(jobs, 0), max(events, 0)
 }
 
 // advanceJobs moves jobs through 0 -> 1 -> 2 by the world clock; the move to 2 delivers the history.
@@ -143,6 +163,7 @@ func (s *Service) deliverHistory(j *job) (int, error) {
 	var liveAtStart map[string]bool
 	var firstStart time.Time
 	var filter func(*core.Event) bool
+	failAfter := j.failAfter
 	if ok {
 		snap = t.snapshot()
 		firstStart = t.FirstStart
@@ -184,12 +205,19 @@ func (s *Service) deliverHistory(j *job) (int, error) {
 		return 0, fmt.Errorf("SLS is not available")
 	}
 	proj, _ := ParseSLSProjectARN(snap.SlsProjectArn)
-	for done := 0; done < len(evs); {
-		end := min(done+maxLogsPerWrite, len(evs))
+	limit := len(evs)
+	if failAfter >= 0 {
+		limit = min(failAfter, len(evs))
+	}
+	for done := 0; done < limit; {
+		end := min(done+maxLogsPerWrite, limit)
 		if err := sls.ServiceWrite(proj.Project, "actiontrail_"+snap.Name, SLSTopic, SLSSource, slsLogs(evs[done:end])); err != nil {
 			return done, fmt.Errorf("LogStoreWriteError: %v", err)
 		}
 		done = end
+	}
+	if failAfter >= 0 {
+		return limit, fmt.Errorf("LogStoreWriteError: delivery stopped after %d of %d records (FailNextJobsAfter)", limit, len(evs))
 	}
 	return len(evs), nil
 }

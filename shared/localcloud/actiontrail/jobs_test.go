@@ -250,3 +250,87 @@ func TestJobIDsAreIntegersOnTheWire(t *testing.T) {
 		t.Fatalf("body %s lacks the integer %s", body, want)
 	}
 }
+
+// TestFailNextJobsAfter: planned failures hit the next jobs created, each delivering the oldest
+// records of its history up to the limit and then failing (status 3); the job after them
+// delivers normally, and a cancelled plan fails nothing.
+func TestFailNextJobsAfter(t *testing.T) {
+	const history = 10 * 4
+	cases := []struct {
+		name          string
+		jobs, events  int
+		cancel        bool
+		wantDelivered int // history records in the Logstore after each failing job
+		wantFailed    int
+	}{
+		{name: "before the first record", jobs: 1, events: 0, wantDelivered: 0, wantFailed: 1},
+		{name: "partway", jobs: 2, events: 7, wantDelivered: 7, wantFailed: 2},
+		{name: "beyond the history", jobs: 1, events: 1000, wantDelivered: history, wantFailed: 1},
+		{name: "negative counts as none", jobs: 1, events: -3, wantDelivered: 0, wantFailed: 1},
+		{name: "cancelled", jobs: 2, events: 5, cancel: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, Options{})
+			mgmt := f.w.ManagementAccountID
+			f.sls.addProject(mgmt, "audit-central")
+			SeedHistory(f.w, []string{mgmt}, 10, 4, rand.New(rand.NewSource(9)))
+			r := createReq("partial")
+			r.SlsProjectArn = slsARN(mgmt, "audit-central")
+			r.EventRW = "All"
+			startTrail(t, f, f.mgmt, r)
+			f.svc.FailNextJobsAfter(tc.jobs, tc.events)
+			if tc.cancel {
+				f.svc.FailNextJobsAfter(0, 0)
+			}
+			c := f.client(t, f.mgmt)
+			// historyIDs is the history records (before the trail took effect) in the Logstore.
+			historyIDs := func(end time.Time) []string {
+				var ids []string
+				for _, ev := range slsEvents(t, f.sls.written("audit-central", "actiontrail_partial")) {
+					if mustTime(t, ev.EventTime).Before(end) {
+						ids = append(ids, ev.EventID)
+					}
+				}
+				return ids
+			}
+			oldest := f.w.Recorder.Window(mgmt, time.Time{}, f.clock.Now())
+			for i := 0; ; i++ {
+				cr := atsdk.CreateCreateDeliveryHistoryJobRequest()
+				cr.TrailName = "partial"
+				created, err := c.CreateDeliveryHistoryJob(cr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.clock.Advance(5 * time.Second)
+				f.svc.Tick()
+				s := jobStatus(t, c, created.JobId)
+				end := mustTime(t, s.EndTime)
+				ids := historyIDs(end)
+				if i < tc.wantFailed {
+					if s.JobStatus != JobFailed {
+						t.Fatalf("job %d: status %d, want %d (failed)", i+1, s.JobStatus, JobFailed)
+					}
+					// Each failing job delivers the same oldest records again: what a retry costs.
+					want := (i + 1) * tc.wantDelivered
+					if len(ids) != want {
+						t.Fatalf("after failed job %d: %d history records in the Logstore, want %d", i+1, len(ids), want)
+					}
+					for k, id := range ids[i*tc.wantDelivered:] {
+						if id != oldest[k].EventID {
+							t.Fatalf("failed job %d delivered %s as record %d, want the oldest records first (%s)", i+1, id, k, oldest[k].EventID)
+						}
+					}
+					continue
+				}
+				if s.JobStatus != JobComplete {
+					t.Fatalf("job %d after the planned failures: status %d, want %d (complete)", i+1, s.JobStatus, JobComplete)
+				}
+				if want := tc.wantFailed*tc.wantDelivered + history; len(ids) != want {
+					t.Fatalf("after the complete job: %d history records, want %d", len(ids), want)
+				}
+				break
+			}
+		})
+	}
+}

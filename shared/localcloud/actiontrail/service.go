@@ -90,6 +90,8 @@ type Service struct {
 	limiters map[string]*rate.Limiter
 	inner    map[string]*innerTrail // account -> Inner-ActionTrail
 	closed   bool
+	// failJobs is how many new jobs are still to fail after failAfter records (FailNextJobsAfter).
+	failJobs, failAfter int
 
 	flushMu sync.Mutex // one delivery pass at a time
 	stop    chan struct{}
