@@ -31,11 +31,12 @@ const (
 	CaseEvents      = "events"
 	CaseBackfill    = "backfill"
 	CaseStart       = "backfill-start"
+	CaseMember      = "membertrails"
 	CaseColdStart   = "coldstart"
 )
 
 // Cases are every case group, in the order they run.
-var Cases = []string{CaseReconcile, CaseIncremental, CaseEvents, CaseBackfill, CaseStart, CaseColdStart}
+var Cases = []string{CaseReconcile, CaseIncremental, CaseEvents, CaseMember, CaseBackfill, CaseStart, CaseColdStart}
 
 // Options shape a bench run.
 type Options struct {
@@ -148,7 +149,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	began := time.Now()
 	defer func() { s.rep.TookSeconds = time.Since(began).Seconds() }()
 
-	needFunctions := o.want(CaseReconcile) || o.want(CaseIncremental) || o.want(CaseEvents) || o.want(CaseColdStart)
+	needFunctions := o.want(CaseReconcile) || o.want(CaseIncremental) || o.want(CaseEvents) || o.want(CaseMember) || o.want(CaseColdStart)
 	var cfg *fchost.Config
 	if needFunctions {
 		var err error
@@ -174,6 +175,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			if err := s.directory(ctx, n, largest); err != nil {
 				return s.rep, err
 			}
+		}
+	}
+	if o.want(CaseMember) {
+		if err := s.memberTrails(ctx); err != nil {
+			return s.rep, err
 		}
 	}
 	if o.want(CaseBackfill) {
@@ -244,4 +250,25 @@ func (s *suite) backfill(ctx context.Context) {
 	s.progress("backfill of %d accounts at once", n)
 	s.add(b.backfillCase(ctx, fmt.Sprintf("backfill/lookup/%d", n), accounts[1:n+1]))
 	b.close()
+}
+
+// memberTrails runs the full reconcile with memberTrails on a directory of 1,000 members (100
+// with -quick), from empty and converged: every active member's role is assumed and its trail read
+// (and, from empty, created), so STS's 50 calls/s sets the floor.
+func (s *suite) memberTrails(ctx context.Context) error {
+	n := 1000
+	if s.o.Quick {
+		n = 100
+	}
+	s.progress("localcloud with %d members and memberTrails on", n)
+	w, err := s.newWorld(ctx, s.worldOptions(n))
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	w.memberTrails = true
+	for _, state := range []string{"empty", "converged"} {
+		s.add(w.reconcileCase(ctx, state))
+	}
+	return nil
 }

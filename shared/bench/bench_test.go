@@ -217,15 +217,16 @@ func TestAbsorbStatsSeparatesBookkeepingFromConfigWrites(t *testing.T) {
 		row("oss", "PutBucketPolicy", true, 1, 0, 0),
 		row("Sls", "AnalyzeAppLog", true, 1, 0, 0),
 		row("ResourceManager", "ListAccounts", false, 105, 4, 4),
+		row("Sts", "AssumeRole", true, 3, 0, 0),
 	})
-	if r.Calls != 112 || r.WriteCalls != 7 || r.StateWrites != 5 || r.ConfigWrites != 2 || r.Throttled != 4 {
-		t.Fatalf("calls %d writes %d state %d config %d throttled %d", r.Calls, r.WriteCalls, r.StateWrites, r.ConfigWrites, r.Throttled)
+	if r.Calls != 115 || r.WriteCalls != 10 || r.StateWrites != 5 || r.CredentialCalls != 3 || r.ConfigWrites != 2 || r.Throttled != 4 {
+		t.Fatalf("calls %d writes %d state %d credentials %d config %d throttled %d", r.Calls, r.WriteCalls, r.StateWrites, r.CredentialCalls, r.ConfigWrites, r.Throttled)
 	}
 	if r.ThrottledByAction["ResourceManager:ListAccounts"] != 4 || r.CallsByAction["oss:PutObject"] != 4 {
 		t.Fatalf("by action: %v %v", r.ThrottledByAction, r.CallsByAction)
 	}
 	r.discount("Sls:AnalyzeAppLog", 1, true)
-	if r.ConfigWrites != 1 || r.Calls != 111 {
+	if r.ConfigWrites != 1 || r.Calls != 114 {
 		t.Fatalf("after discount: config writes %d, calls %d", r.ConfigWrites, r.Calls)
 	}
 	if _, ok := r.CallsByAction["Sls:AnalyzeAppLog"]; ok {

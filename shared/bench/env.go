@@ -61,6 +61,9 @@ type world struct {
 	root        string
 	stateBucket string
 	creds       func(ctx context.Context, role string) (ak, sk, token string, expires time.Time, err error)
+	// memberTrails turns on the policy's memberTrails (OSS destination: SLS would need a
+	// Logstore per member, past its 200 a project).
+	memberTrails bool
 }
 
 // worldOptions are localcloud's options for a directory of n members: a folder per 200 members
@@ -152,6 +155,10 @@ func (w *world) policy(backfill bool) string {
 	if backfill {
 		bf = "backfill: {enabled: true, method: lookup, days: 90}"
 	}
+	mt := "memberTrails: {enabled: false}"
+	if w.memberTrails {
+		mt = `memberTrails: {enabled: true, nameTemplate: "auditwarden-{accountId}", eventRW: All, trailRegion: All, destination: oss}`
+	}
 	return fmt.Sprintf(`apiVersion: auditwarden/v1
 kind: AuditPolicy
 central: {accountId: "%s", region: %s}
@@ -167,7 +174,8 @@ logAudit:
     include: {folders: [%s]}
     exclude: {tags: [audit=exempt]}
 %s
-`, w.info.ManagementAccountID, w.info.Region, w.root, bf)
+%s
+`, w.info.ManagementAccountID, w.info.Region, w.root, bf, mt)
 }
 
 // host runs the named functions of the s.yaml on fchost against this world, from the prebuilt

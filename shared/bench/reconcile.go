@@ -82,6 +82,10 @@ func (w *world) reconcileCase(ctx context.Context, state string) *Result {
 	} else {
 		r.Summary = fmt.Sprintf("full reconcile of %d members, already converged", w.members)
 	}
+	if w.memberTrails {
+		r.Name = fmt.Sprintf("reconcile/membertrails/%d/%s", w.members, state)
+		r.Summary += ", with memberTrails: a trail of its own in every active member (a fresh instance: every member's role assumed)"
+	}
 	inv := w.fire(ctx, "full-hourly", w.quiet)
 	w.judgeReconcile(r, inv)
 	if r.Error != "" {

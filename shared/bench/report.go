@@ -44,12 +44,14 @@ type Result struct {
 	Calls         int64            `json:"calls,omitempty"`
 	CallsByAction map[string]int64 `json:"callsByAction,omitempty"` // "Product:Action"
 	// WriteCalls are every write; StateWrites those that are auditwarden's own bookkeeping
-	// (objects in its state bucket); ConfigWrites the rest: changes to the audited organization.
-	WriteCalls   int64 `json:"writeCalls"`
-	StateWrites  int64 `json:"stateWrites"`
-	ConfigWrites int64 `json:"configWrites"`
-	Throttled    int64 `json:"throttled"`
-	Errors       int64 `json:"errors"`
+	// (objects in its state bucket); CredentialCalls the AssumeRole calls ActionTrail records as
+	// writes; ConfigWrites the rest: changes to the audited organization.
+	WriteCalls      int64 `json:"writeCalls"`
+	StateWrites     int64 `json:"stateWrites"`
+	CredentialCalls int64 `json:"credentialCalls,omitempty"`
+	ConfigWrites    int64 `json:"configWrites"`
+	Throttled       int64 `json:"throttled"`
+	Errors          int64 `json:"errors"`
 	// ThrottledByAction and ErrorsByAction name the actions behind Throttled and Errors.
 	ThrottledByAction map[string]int64 `json:"throttledByAction,omitempty"`
 	ErrorsByAction    map[string]int64 `json:"errorsByAction,omitempty"`
@@ -138,12 +140,16 @@ func (r *Result) absorbStats(rows []core.StatRow) {
 		}
 		if row.Write {
 			r.WriteCalls += row.Calls
-			if row.Product == "oss" && stateObjectWrites[row.Action] {
+			switch {
+			case row.Product == "oss" && stateObjectWrites[row.Action]:
 				r.StateWrites += row.Calls
+			case row.Product == "Sts" && row.Action == "AssumeRole":
+				// ActionTrail records it as a write, but it changes nothing: credentials to act in a member.
+				r.CredentialCalls += row.Calls
 			}
 		}
 	}
-	r.ConfigWrites = r.WriteCalls - r.StateWrites
+	r.ConfigWrites = r.WriteCalls - r.StateWrites - r.CredentialCalls
 }
 
 // discount removes calls the bench itself made (the changes it drives) from the figures.

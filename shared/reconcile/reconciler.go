@@ -11,6 +11,9 @@ import (
 	"github.com/auditwarden/auditwarden/shared/policy"
 )
 
+// defaultApplyParallel is Reconciler.Parallel's default.
+const defaultApplyParallel = 32
+
 // Reconciler holds the policy and the adapters. One value serves concurrent runs.
 type Reconciler struct {
 	Policy    *policy.Policy
@@ -23,7 +26,8 @@ type Reconciler struct {
 	LogAudit     LogAudit
 	// Lock serializes Log Audit writers; nil means a process-local lock (fine for one process only).
 	Lock Locker
-	// Parallel bounds concurrent apply (default 8).
+	// Parallel bounds concurrent apply (default 32). Calls wait for their API's rate limit anyway;
+	// the bound keeps many members' actions (member trails) from waiting on call latency one by one.
 	Parallel int
 	// MemberParallel bounds concurrent reads of members' trails (default 16).
 	MemberParallel int
@@ -88,7 +92,7 @@ func (r *Reconciler) Run(ctx context.Context, scope Scope, dryRun bool) (*Report
 	if !dryRun && len(plan.Actions) > 0 {
 		parallel := r.Parallel
 		if parallel <= 0 {
-			parallel = 8
+			parallel = defaultApplyParallel
 		}
 		rep.Results = Apply(ctx, plan, parallel)
 		for _, res := range rep.Results {
