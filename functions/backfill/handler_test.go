@@ -46,9 +46,7 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, _ := info.ToEndpoints()
-	sess, err := cloud.NewSession(info.Credentials(), ep, cloud.WithAccountID(info.ManagementAccountID),
-		cloud.WithLimits(map[string]cloud.Limit{"actiontrail:LookupEvents": {}, "oss": {}, "sls": {}}))
+	sess, err := info.Session(cloud.WithLimits(map[string]cloud.Limit{"actiontrail:LookupEvents": {}, "oss": {}, "sls": {}}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,25 +109,17 @@ func start(t *testing.T, s setup) *fixture {
 	t.Cleanup(func() { _ = srv.Close() })
 	f.srv = srv
 	f.t0 = srv.World.Now()
-	raw, _ := json.Marshal(srv.Info())
-	info, err := cloud.ParseLocalcloudInfo(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep, err := info.ToEndpoints()
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := srv.CloudInfo()
 	f.mgmt = info.ManagementAccountID
 	limits := map[string]cloud.Limit{"": {}, "actiontrail": {}, "sts": {}, "ram": {}, "resourcemanager": {}, "sls": {}, "oss": {}}
 	if !s.realLimits {
 		limits["actiontrail:LookupEvents"] = cloud.Limit{}
 	}
-	sopts := []cloud.Option{cloud.WithAccountID(f.mgmt), cloud.WithRetryPolicy(fastRetry), cloud.WithLimits(limits), cloud.WithSLSRetryTimeout(time.Second)}
+	sopts := []cloud.Option{cloud.WithRetryPolicy(fastRetry), cloud.WithLimits(limits), cloud.WithSLSRetryTimeout(time.Second)}
 	if f.clock != nil {
 		sopts = append(sopts, cloud.WithClock(f.clock))
 	}
-	f.sess, err = cloud.NewSession(info.Credentials(), ep, sopts...)
+	f.sess, err = info.Session(sopts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,12 +141,7 @@ func (s *suite) newBackfillWorld(ctx context.Context, accounts int) (*backfillWo
 // session is what one backfill invocation builds: its own session (own rate limiters, as each FC
 // instance has), sharing the warm connection pool, paced by the rate table.
 func (b *backfillWorld) session() (*cloud.Session, error) {
-	ep, err := b.info.ToEndpoints()
-	if err != nil {
-		return nil, err
-	}
-	return cloud.NewSession(b.info.Credentials(), ep, cloud.WithAccountID(b.info.ManagementAccountID),
-		cloud.WithLimits(ClientLimits(Limits)), cloud.WithTransport(b.transport), cloud.WithLogger(b.log))
+	return b.info.Session(cloud.WithLimits(ClientLimits(Limits)), cloud.WithTransport(b.transport), cloud.WithLogger(b.log))
 }
 
 func (b *backfillWorld) runner(sess *cloud.Session) (*backfill.Runner, error) {

@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"math"
 	"strings"
@@ -332,16 +331,7 @@ func TestPacedClientIsNotThrottled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	raw, _ := json.Marshal(srv.Info())
-	info, err := cloud.ParseLocalcloudInfo(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep, err := info.ToEndpoints()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess, err := cloud.NewSession(info.Credentials(), ep, cloud.WithAccountID(info.ManagementAccountID), cloud.WithLimits(ClientLimits(Limits)))
+	sess, err := srv.CloudInfo().Session(cloud.WithLimits(ClientLimits(Limits)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -154,6 +154,16 @@ func (i LocalcloudInfo) Credentials() Credentials {
 	return Credentials{AccessKeyID: i.AccessKeyID, AccessKeySecret: i.AccessKeySecret}
 }
 
+// Session acts in localcloud's management account with the key it printed; opts come after that
+// account, so a caller may still name another.
+func (i LocalcloudInfo) Session(opts ...Option) (*Session, error) {
+	ep, err := i.ToEndpoints()
+	if err != nil {
+		return nil, err
+	}
+	return NewSession(i.Credentials(), ep, append([]Option{WithAccountID(i.ManagementAccountID)}, opts...)...)
+}
+
 // ToEndpoints points every product at localcloud, over HTTP.
 func (i LocalcloudInfo) ToEndpoints() (Endpoints, error) {
 	if !regionRE.MatchString(i.Region) {

@@ -220,3 +220,41 @@ func FuzzParseLocalcloudInfo(f *testing.F) {
 		}
 	})
 }
+
+// TestLocalcloudInfoSession: the session acts in the management account with the printed key,
+// an option may still name another account, and a bad info line is refused naming the field.
+func TestLocalcloudInfoSession(t *testing.T) {
+	info, err := cloud.ParseLocalcloudInfo([]byte(sampleInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name        string
+		info        cloud.LocalcloudInfo
+		opts        []cloud.Option
+		wantAccount string
+		wantErr     string
+	}{
+		{"management account", info, nil, "1234567890123456", ""},
+		{"another account named", info, []cloud.Option{cloud.WithAccountID("999")}, "999", ""},
+		{"bad region", func() cloud.LocalcloudInfo { i := info; i.Region = "Hangzhou"; return i }(), nil, "", "region"},
+		{"no sls endpoint", func() cloud.LocalcloudInfo { i := info; i.Endpoints.SLS = ""; return i }(), nil, "", "endpoints.sls"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := tc.info.Session(tc.opts...)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.AccountID() != tc.wantAccount || s.Credentials().AccessKeyID != "LTAIlocal" {
+				t.Fatalf("account %q key %q", s.AccountID(), s.Credentials().AccessKeyID)
+			}
+		})
+	}
+}

@@ -28,12 +28,7 @@ func start(t *testing.T, opts localcloud.Options) (*localcloud.Server, *cloud.Se
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 	info := srv.CloudInfo()
-	ep, err := info.ToEndpoints()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := cloud.NewSession(info.Credentials(), ep, cloud.WithAccountID(info.ManagementAccountID),
-		cloud.WithRetryPolicy(fastRetry), cloud.WithLimits(map[string]cloud.Limit{"resourcemanager": {}}))
+	s, err := info.Session(cloud.WithRetryPolicy(fastRetry), cloud.WithLimits(map[string]cloud.Limit{"resourcemanager": {}}))
 	if err != nil {
 		t.Fatal(err)
 	}

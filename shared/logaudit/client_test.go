@@ -60,13 +60,8 @@ func start(t *testing.T, opts localcloud.Options) *fixture {
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 	info := srv.CloudInfo()
-	ep, err := info.ToEndpoints()
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &syncBuffer{}
-	s, err := cloud.NewSession(info.Credentials(), ep, cloud.WithAccountID(info.ManagementAccountID),
-		cloud.WithRetryPolicy(fastRetry), cloud.WithLogger(zerolog.New(logs).Level(zerolog.DebugLevel)),
+	s, err := info.Session(cloud.WithRetryPolicy(fastRetry), cloud.WithLogger(zerolog.New(logs).Level(zerolog.DebugLevel)),
 		cloud.WithLimits(map[string]cloud.Limit{"logaudit": {}, "ram": {}, "sts": {}}))
 	if err != nil {
 		t.Fatal(err)

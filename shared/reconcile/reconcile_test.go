@@ -54,13 +54,7 @@ func newEnv(t *testing.T, opts localcloud.Options) *env {
 	}
 	t.Cleanup(func() { srv.Close() })
 	info := srv.Info()
-	ci := srv.CloudInfo()
-	ep, err := ci.ToEndpoints()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess, err := cloud.NewSession(ci.Credentials(), ep, cloud.WithAccountID(info.ManagementAccountID),
-		cloud.WithRetryPolicy(cloud.RetryPolicy{MaxAttempts: 12, Base: time.Millisecond, Cap: 20 * time.Millisecond}))
+	sess, err := srv.CloudInfo().Session(cloud.WithRetryPolicy(cloud.RetryPolicy{MaxAttempts: 12, Base: time.Millisecond, Cap: 20 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}

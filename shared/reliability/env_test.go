@@ -60,25 +60,13 @@ func start(t *testing.T, opts localcloud.Options, sessOpts ...cloud.Option) *env
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	raw, err := json.Marshal(srv.Info())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := cloud.ParseLocalcloudInfo(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep, err := info.ToEndpoints()
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := srv.CloudInfo()
 	logs := &syncBuffer{}
 	log := zerolog.New(logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	all := append([]cloud.Option{
-		cloud.WithAccountID(info.ManagementAccountID), cloud.WithRetryPolicy(fastRetry),
-		cloud.WithSLSRetryTimeout(2 * time.Second), cloud.WithLogger(log),
+		cloud.WithRetryPolicy(fastRetry), cloud.WithSLSRetryTimeout(2 * time.Second), cloud.WithLogger(log),
 	}, sessOpts...)
-	sess, err := cloud.NewSession(info.Credentials(), ep, all...)
+	sess, err := info.Session(all...)
 	if err != nil {
 		t.Fatal(err)
 	}

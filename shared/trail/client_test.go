@@ -34,13 +34,9 @@ func start(t *testing.T, opts localcloud.Options, sessionOpts ...cloud.Option) *
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 	info := srv.CloudInfo()
-	ep, err := info.ToEndpoints()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sessionOpts = append([]cloud.Option{cloud.WithAccountID(info.ManagementAccountID), cloud.WithRetryPolicy(fastRetry),
+	sessionOpts = append([]cloud.Option{cloud.WithRetryPolicy(fastRetry),
 		cloud.WithLimits(map[string]cloud.Limit{"actiontrail": {}, "sts": {}})}, sessionOpts...)
-	s, err := cloud.NewSession(info.Credentials(), ep, sessionOpts...)
+	s, err := info.Session(sessionOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
